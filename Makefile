@@ -1,0 +1,67 @@
+# pg_toggles — one top-level build: the extension with PGXS, the daemon with plain make.
+#
+#   make            build the extension (and, once pushd/ exists, toggles-pushd)
+#   make install    install both
+#   make test       install missing packages, build, install, run every test suite
+#   make run        install missing packages, build, start a throwaway cluster to try it
+#   make deps       only install missing packages
+
+EXTENSION  = pg_toggles
+EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_toggles.control)
+
+MODULE_big = pg_toggles
+OBJS = \
+	extension/pg_toggles.o \
+	extension/change_stream.o \
+	extension/payload.o \
+	extension/features_triggers.o \
+	extension/change_log.o \
+	extension/epoch.o \
+	extension/retention.o \
+	extension/name_rule.o
+
+# The current version's install script is generated from sql/pg_toggles.sql; released
+# versions' install scripts and every upgrade script are kept in sql/ as they shipped.
+DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
+	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS)
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
+PG_CFLAGS = $(WARNINGS)
+
+# No LLVM bitcode: triggers gain nothing from JIT inlining, and it would need clang.
+override with_llvm = no
+
+all: sql/$(EXTENSION)--$(EXTVERSION).sql
+
+PGXS := $(shell $(PG_CONFIG) --pgxs)
+include $(PGXS)
+
+sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
+	cp $< $@
+
+# C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
+SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+UNIT_TESTS = tests/unit/test_name_rule
+
+tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
+	$(CC) -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -Iextension -Itests/unit \
+		-o $@ tests/unit/test_name_rule.c extension/name_rule.c
+
+unit-tests: $(UNIT_TESTS)
+
+deps:
+	scripts/deps.sh
+
+test: deps
+	$(MAKE) all unit-tests
+	$(MAKE) install
+	scripts/test.sh
+
+run: deps
+	$(MAKE) all
+	$(MAKE) install
+	scripts/run.sh
+
+.PHONY: deps test run unit-tests
