@@ -14,10 +14,10 @@
 
 #define PRUNE_CHANGES \
 	"DELETE FROM toggles.changes " \
-	"WHERE changed_at OPERATOR(pg_catalog.<) pg_catalog.now() OPERATOR(pg_catalog.-) " \
-	"      pg_catalog.make_interval(secs => $1) " \
+	"WHERE changed_at OPERATOR(pg_catalog.<) " \
+	"      (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) " \
 	"  AND version OPERATOR(pg_catalog.<=) " \
-	"      (SELECT pg_catalog.max(version) FROM toggles.changes) OPERATOR(pg_catalog.-) $2"
+	"      ((SELECT pg_catalog.max(version) FROM toggles.changes) OPERATOR(pg_catalog.-) $2)"
 
 PG_FUNCTION_INFO_V1(prune_changes);
 Datum

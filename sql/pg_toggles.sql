@@ -75,11 +75,13 @@ CREATE TABLE toggles.instance (
 );
 INSERT INTO toggles.instance DEFAULT VALUES;
 
--- pg_dump keeps the toggles, the log and the version counter (so versions go on rising
--- after a restore); toggles.instance is left out on purpose: a restore is a new epoch.
+-- pg_dump keeps the toggles, the log and both counters (so versions and log ids go on
+-- rising after a restore); toggles.instance is left out on purpose: a restore is a new
+-- epoch.
 SELECT pg_catalog.pg_extension_config_dump('toggles.features', '');
 SELECT pg_catalog.pg_extension_config_dump('toggles.changes', '');
 SELECT pg_catalog.pg_extension_config_dump('toggles.version_seq', '');
+SELECT pg_catalog.pg_extension_config_dump('toggles.changes_id_seq', '');
 
 -- Triggers (extension/features_triggers.c).
 CREATE FUNCTION toggles.features_before_statement() RETURNS trigger

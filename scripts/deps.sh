@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# deps.sh — installs the Debian 12 packages the build, the tests and `make run` need,
+# only those missing.  Needs root (or sudo) when something is missing.
+set -euo pipefail
+
+packages=(
+	build-essential          # gcc, make
+	pkg-config
+	postgresql-15            # server binaries: initdb, pg_ctl, postgres, pgbench
+	postgresql-client-15     # psql, pg_dump, pg_regress, isolationtester, TAP modules
+	postgresql-server-dev-15 # server headers and PGXS
+	libpq-dev
+	libwebsockets-dev        # toggles-pushd
+	libcjson-dev             # toggles-pushd
+	libipc-run-perl          # PostgreSQL::Test::Cluster
+	util-linux               # runuser
+)
+
+missing=()
+for p in "${packages[@]}"; do
+	status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+	[[ $status == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "deps: installing ${missing[*]}"
+sudo=()
+[[ $(id -u) -eq 0 ]] || sudo=(sudo)
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"

@@ -1,0 +1,123 @@
+#!/usr/bin/env bash
+# test.sh — runs every test suite (C unit tests, pg_regress, isolation, TAP) and ends
+# with one line "N passed, N failed" over all of them.  Exits non-zero on any failure,
+# including a suite that ran no test.  Called by `make test` after build and install.
+#
+# PostgreSQL refuses to run as root, and the checkout may sit where the postgres user
+# cannot read (/root), so the suites run from a copy of tests/ in a directory that user
+# owns.  It is removed when everything passed and kept (path printed) when not.
+set -uo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+
+work=$(mktemp -d /tmp/pg_toggles-test.XXXXXX)
+cp -r "$top/tests" "$work/tests"
+[[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$work"
+
+total_passed=0
+total_failed=0
+summary=()
+
+# record SUITE PASSED FAILED: a suite that ran nothing counts as one failure.
+record() {
+	local suite=$1 passed=$2 failed=$3
+	if (( passed + failed == 0 )); then
+		echo "!! suite $suite ran no test"
+		failed=1
+	fi
+	total_passed=$((total_passed + passed))
+	total_failed=$((total_failed + failed))
+	summary+=("$(printf '  %-10s %4d passed %4d failed' "$suite" "$passed" "$failed")")
+}
+
+# pg_regress_counts LOG: "passed failed" from pg_regress's closing line.
+pg_regress_counts() {
+	local all failed
+	all=$(sed -n 's/^ *All \([0-9]*\) tests passed.*/\1/p' "$1")
+	if [[ -n $all ]]; then
+		echo "$all 0"
+		return
+	fi
+	read -r failed all < <(sed -n 's/^ *\([0-9]*\) of \([0-9]*\) tests failed.*/\1 \2/p' "$1")
+	echo "$(( ${all:-0} - ${failed:-0} )) ${failed:-0}"
+}
+
+run_unit() {
+	local passed=0 failed=0 t out p f
+	for t in "$top"/tests/unit/test_*; do
+		[[ -x $t && ! -d $t ]] || continue
+		echo "== unit: $(basename "$t")"
+		out=$("$t" 2>&1)
+		echo "$out"
+		read -r p f < <(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-1}))
+	done
+	record unit "$passed" "$failed"
+}
+
+run_regress() {
+	local log="$work/regress.log"
+	echo "== pg_regress"
+	(cd "$work" && as_pg "$PG_REGRESS" \
+		--temp-instance="$work/regress-instance" \
+		--temp-config="$work/tests/test.conf" \
+		--bindir="$PG_BINDIR" \
+		--inputdir="$work/tests" --outputdir="$work/regress" \
+		--schedule="$work/tests/regress_schedule") > "$log" 2>&1
+	cat "$log"
+	[[ -f $work/regress/regression.diffs ]] && cat "$work/regress/regression.diffs"
+	record regress $(pg_regress_counts "$log")
+}
+
+run_isolation() {
+	local log="$work/isolation.log" specs
+	echo "== isolation"
+	specs=$(cd "$work/tests/specs" && ls *.spec | sed 's/\.spec$//')
+	(cd "$work" && as_pg "$PG_ISOLATION_REGRESS" \
+		--temp-instance="$work/isolation-instance" \
+		--temp-config="$work/tests/test.conf" \
+		--bindir="$PG_BINDIR" \
+		--inputdir="$work/tests" --outputdir="$work/isolation" \
+		$specs) > "$log" 2>&1
+	cat "$log"
+	[[ -f $work/isolation/regression.diffs ]] && cat "$work/isolation/regression.diffs"
+	record isolation $(pg_regress_counts "$log")
+}
+
+run_tap() {
+	local log="$work/tap.log" tests failed
+	echo "== TAP"
+	pg_owned_dir "$work/tap"
+	(cd "$work/tests" && as_pg env \
+		PATH="$PG_BINDIR:$PATH" \
+		PERL5LIB="$PG_TAP_PERL" \
+		TESTDIR="$work/tap" \
+		PG_REGRESS="$PG_REGRESS" \
+		TOGGLES_TOOLS="$work/tests/tools" \
+		prove --timer t/) > "$log" 2>&1
+	cat "$log"
+	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
+	# Per failed file: "t/x.pl (Wstat: W Tests: T Failed: F)"; a file that died with no
+	# failed assertion still counts as one failure.
+	failed=$(sed -n 's/.*(Wstat: [0-9]* Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
+		awk '{ n += ($1 > 0 ? $1 : 1) } END { print n + 0 }')
+	record tap "$(( ${tests:-0} - failed > 0 ? ${tests:-0} - failed : 0 ))" "$failed"
+}
+
+run_unit
+run_regress
+run_isolation
+run_tap
+
+echo
+echo "Suites:"
+printf '%s\n' "${summary[@]}"
+if (( total_failed == 0 )); then
+	rm -rf "$work"
+else
+	echo "Test outputs kept in $work"
+fi
+echo "$total_passed passed, $total_failed failed"
+(( total_failed == 0 ))
