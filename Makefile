@@ -24,7 +24,7 @@ OBJS = \
 # versions' install scripts and every upgrade script are kept in sql/ as they shipped.
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS)
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS)
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter -Wno-missing-field-initializers
@@ -51,11 +51,20 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 
 unit-tests: $(UNIT_TESTS)
 
+# Tools the TAP tests run: a libpq LISTEN client.
+TEST_TOOLS = tests/tools/toggles_listen
+
+tests/tools/toggles_listen: tests/tools/toggles_listen.c
+	$(CC) -std=c11 -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq
+
+test-tools: $(TEST_TOOLS)
+
 deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests
+	$(MAKE) all unit-tests test-tools
 	$(MAKE) install
 	scripts/test.sh
 
@@ -64,4 +73,4 @@ run: deps
 	$(MAKE) install
 	scripts/run.sh
 
-.PHONY: deps test run unit-tests
+.PHONY: deps test run unit-tests test-tools

@@ -12,6 +12,12 @@
  *                              toggles.changes and records the change for the NOTIFY
  *   features_refuse_truncate   BEFORE TRUNCATE: TRUNCATE fires no row triggers and would
  *                              bypass the change stream
+ *
+ * Restores: pg_dump writes toggles.features as COPY ... (..., version, ...) FROM stdin.
+ * Were that COPY stamped and logged like any insert, the restore would re-version every
+ * toggle and its log entries would collide with the restored toggles.changes.  So a COPY
+ * FROM by a superuser that supplies the version column is taken as a restore: rows are
+ * stored as they come, neither logged nor announced (a restore is a new epoch anyway).
  */
 #include "postgres.h"
 
@@ -20,9 +26,14 @@
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "miscadmin.h"
+#include "nodes/parsenodes.h"
+#include "nodes/plannodes.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/lsyscache.h"
+#include "utils/portal.h"
 #include "utils/timestamp.h"
 
 #include "change_stream.h"
@@ -92,6 +103,50 @@ trigger_data(FunctionCallInfo fcinfo, const char *funcname, bool before, bool ro
 				 errmsg("function \"%s\" must be fired %s %s", funcname,
 						before ? "BEFORE" : "AFTER", row ? "FOR EACH ROW" : "FOR EACH STATEMENT")));
 	return td;
+}
+
+/*
+ * copy_supplies_version reports whether a COPY FROM into toggles.features names the
+ * version column (or all columns).
+ */
+static bool
+copy_supplies_version(CopyStmt *copy)
+{
+	ListCell   *lc;
+
+	if (!copy->is_from || copy->relation == NULL ||
+		strcmp(copy->relation->relname, "features") != 0)
+		return false;
+	if (copy->attlist == NIL)
+		return true;
+	foreach(lc, copy->attlist)
+	{
+		if (strcmp(strVal(lfirst(lc)), "version") == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * restoring reports whether the statement being run is a restore of toggles.features:
+ * a superuser's COPY FROM that supplies versions (see the file comment).
+ */
+static bool
+restoring(void)
+{
+	ListCell   *lc;
+
+	if (ActivePortal == NULL || ActivePortal->commandTag != CMDTAG_COPY || !superuser())
+		return false;
+	foreach(lc, ActivePortal->stmts)
+	{
+		PlannedStmt *stmt = lfirst_node(PlannedStmt, lc);
+
+		if (stmt->commandType == CMD_UTILITY && IsA(stmt->utilityStmt, CopyStmt) &&
+			copy_supplies_version((CopyStmt *) stmt->utilityStmt))
+			return true;
+	}
+	return false;
 }
 
 static void
@@ -177,7 +232,8 @@ Datum
 features_before_statement(PG_FUNCTION_ARGS)
 {
 	trigger_data(fcinfo, "features_before_statement", true, false);
-	change_stream_version();
+	if (!restoring())
+		change_stream_version();
 	return PointerGetDatum(NULL);
 }
 
@@ -194,6 +250,8 @@ features_before_row(PG_FUNCTION_ARGS)
 	bool		nulls[4] = {false, false, false, false};
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
+	if (restoring())
+		return PointerGetDatum(td->tg_trigtuple);
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		char	   *name;
@@ -248,11 +306,14 @@ features_after_row(PG_FUNCTION_ARGS)
 	TriggerData *td = trigger_data(fcinfo, "features_after_row", false, true);
 	TupleDesc	desc = RelationGetDescr(td->tg_relation);
 	ManagedColumns cols = managed_columns(desc);
-	int64		version = change_stream_version();
+	int64		version;
 	HeapTuple	oldtup = NULL;
 	HeapTuple	newtup = NULL;
 	const char *operation;
 
+	if (restoring())
+		return PointerGetDatum(NULL);
+	version = change_stream_version();
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		operation = "insert";

@@ -96,7 +96,7 @@ run_tap() {
 		TESTDIR="$work/tap" \
 		PG_REGRESS="$PG_REGRESS" \
 		TOGGLES_TOOLS="$work/tests/tools" \
-		prove --timer t/) > "$log" 2>&1
+		prove --timer t/*.pl) > "$log" 2>&1
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
 	# Per failed file: "t/x.pl (Wstat: W Tests: T Failed: F)"; a file that died with no

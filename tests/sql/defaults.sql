@@ -55,3 +55,29 @@ DROP ROLE regress_helper_owner;
 -- The change log: one entry per row change, old and new row images.
 SELECT version, operation, name, old ->> 'is_active' AS old_active, new ->> 'is_active' AS new_active
 FROM toggles.changes ORDER BY id;
+
+-- COPY is an insert like any other, unless a superuser supplies versions: that is how
+-- pg_dump writes the table, and it is taken as a restore (rows verbatim, not logged).
+SELECT count(*) AS log_before FROM toggles.changes \gset
+COPY toggles.features (name, is_active) FROM stdin;
+copied-a	true
+copied-b	false
+\.
+SELECT name, is_active, version > 0 AS stamped FROM toggles.features WHERE name LIKE 'copied-%' ORDER BY name;
+SELECT count(*) - :log_before AS new_log_entries FROM toggles.changes;
+COPY toggles.features (name, is_active, description, version, created_at, updated_at, updated_by) FROM stdin;
+restored-a	true	from a dump	7	2020-01-01 00:00:00+00	2020-01-02 00:00:00+00	someone
+\.
+SELECT name, version, updated_at, updated_by FROM toggles.features WHERE name = 'restored-a';
+SELECT count(*) - :log_before AS new_log_entries FROM toggles.changes;
+-- A non-superuser's COPY with versions is stamped like an insert.
+GRANT toggles_admin TO regress_caller;
+SET SESSION AUTHORIZATION regress_caller;
+COPY toggles.features (name, version, updated_by) FROM stdin;
+restored-b	7	someone
+\.
+RESET SESSION AUTHORIZATION;
+SELECT name, version > 7 AS restamped, updated_by FROM toggles.features WHERE name = 'restored-b';
+SELECT count(*) - :log_before AS new_log_entries FROM toggles.changes;
+REVOKE toggles_admin FROM regress_caller;
+DELETE FROM toggles.features WHERE name LIKE 'copied-%' OR name LIKE 'restored-%';
