@@ -13,6 +13,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 
 work=$(mktemp -d /tmp/pg_toggles-test.XXXXXX)
 cp -r "$top/tests" "$work/tests"
+cp "$top/META.json" "$top/pg_toggles.control" "$work/"
 [[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$work"
 
 total_passed=0
@@ -96,12 +97,13 @@ run_tap() {
 		TESTDIR="$work/tap" \
 		PG_REGRESS="$PG_REGRESS" \
 		TOGGLES_TOOLS="$work/tests/tools" \
+		TOGGLES_TOP="$work" \
 		prove --timer t/*.pl) > "$log" 2>&1
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
 	# Per failed file: "t/x.pl (Wstat: W Tests: T Failed: F)"; a file that died with no
 	# failed assertion still counts as one failure.
-	failed=$(sed -n 's/.*(Wstat: [0-9]* Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
+	failed=$(sed -n 's/.*(Wstat: .* Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
 		awk '{ n += ($1 > 0 ? $1 : 1) } END { print n + 0 }')
 	record tap "$(( ${tests:-0} - failed > 0 ? ${tests:-0} - failed : 0 ))" "$failed"
 }
