@@ -108,7 +108,17 @@ run_tap() {
 	record tap "$(( ${tests:-0} - failed > 0 ? ${tests:-0} - failed : 0 ))" "$failed"
 }
 
+run_make_run() {
+	echo "== make run (unattended)"
+	if "$top/scripts/run.sh" --check; then
+		record run 1 0
+	else
+		record run 0 1
+	fi
+}
+
 run_unit
+run_make_run
 run_regress
 run_isolation
 run_tap

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# run.sh — `make run`: a throwaway PostgreSQL 15 with pg_toggles and a few example
+# toggles, in .run/ under the checkout, until Ctrl-C; then it is stopped and removed.
+#
+#   scripts/run.sh           run until interrupted
+#   scripts/run.sh --check   start, walk through the README tour unattended, stop
+#                            (used by `make test`)
+#
+# The server runs as an unprivileged user.  When that user cannot enter the checkout
+# (a clone under /root), the cluster lives in /var/tmp and .run links to it.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+. "$top/scripts/lib.sh"
+
+check=false
+[[ ${1:-} == --check ]] && check=true
+port=${TOGGLES_PG_PORT:-$($check && echo 5498 || echo 5499)}
+db=toggles
+
+if pg_can_reach "$top"; then
+	rundir="$top/.run"
+	$check && rundir="$top/.run-check"
+else
+	rundir=/var/tmp/pg_toggles-$(echo "$top" | md5sum | cut -c1-8)$($check && echo -check || true)
+fi
+link="$top/.run"
+$check && link="$top/.run-check"
+
+stop() {
+	as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" -m fast -w stop >/dev/null 2>&1 || true
+	rm -rf "$rundir"
+	[[ -L $link ]] && rm -f "$link"
+	return 0
+}
+
+# A previous run that was killed may have left its cluster running.
+[[ -d $rundir/pgdata ]] && stop
+pg_owned_dir "$rundir"
+[[ $rundir != "$link" ]] && ln -sfn "$rundir" "$link"
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+echo "run: creating a throwaway cluster in $rundir/pgdata"
+as_pg "$PG_BINDIR/initdb" -D "$rundir/pgdata" -U postgres -A trust -E UTF8 --no-instructions >"$rundir/initdb.log" 2>&1 ||
+	{ cat "$rundir/initdb.log"; exit 1; }
+as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" -l "$rundir/postgres.log" -w \
+	-o "-p $port -c listen_addresses=127.0.0.1 -c unix_socket_directories=$rundir" start >/dev/null ||
+	{ cat "$rundir/postgres.log"; exit 1; }
+
+psql_run() { as_pg "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$rundir" -p "$port" -U postgres "$@"; }
+
+psql_run -d postgres -c "CREATE DATABASE $db"
+psql_run -d "$db" <<'SQL'
+CREATE EXTENSION pg_toggles;
+INSERT INTO toggles.features (name, is_active, description) VALUES
+    ('dark-mode', false, 'Dark colour scheme for the web app'),
+    ('new-checkout', true, 'The redesigned checkout flow'),
+    ('beta-banner', false, 'Banner inviting users to the beta');
+SQL
+
+if $check; then
+	# The README tour, unattended: LISTEN, flip, see the payload.
+	out=$(psql_run -d "$db" <<'SQL'
+LISTEN toggles;
+UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode';
+SELECT 1;
+SQL
+)
+	echo "$out"
+	if [[ $out == *'"name":"dark-mode","active":true'* ]]; then
+		echo "run check: the tour works"
+		exit 0
+	fi
+	echo "run check: FAILED, no notification for the flip"
+	exit 1
+fi
+
+url="postgresql://postgres@127.0.0.1:$port/$db"
+cat <<EOF
+
+pg_toggles is running: PostgreSQL 15 on 127.0.0.1:$port, database "$db",
+with three example toggles.  Server log: .run/postgres.log
+
+Connect:
+    psql "$url"
+
+Watch the change stream (in that psql):
+    LISTEN toggles;
+
+Flip a toggle (from another psql, or the same one):
+    UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'dark-mode';
+
+and the first psql prints the notification:
+    Asynchronous notification "toggles" with payload "{"v":1,"version":2,...}"
+
+Press Ctrl-C to stop; the cluster is thrown away.
+
+while as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" status >/dev/null 2>&1; do
+	sleep 2
+done
+echo "run: PostgreSQL stopped; see $rundir/postgres.log"
+exit 1
