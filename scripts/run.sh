@@ -95,6 +95,7 @@ and the first psql prints the notification:
     Asynchronous notification "toggles" with payload "{"v":1,"version":2,...}"
 
 Press Ctrl-C to stop; the cluster is thrown away.
+EOF
 
 while as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" status >/dev/null 2>&1; do
 	sleep 2
