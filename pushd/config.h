@@ -1,0 +1,75 @@
+/*
+ * config.h — toggles-pushd's settings: one table (name, type, default, help) drives the
+ * command-line parser, the config-file parser, --help and the annotated example file.
+ */
+#ifndef PUSHD_CONFIG_H
+#define PUSHD_CONFIG_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+typedef enum LogLevel
+{
+	LOG_DEBUG,
+	LOG_INFO,
+	LOG_WARN,
+	LOG_ERROR
+} LogLevel;
+
+typedef struct PushdConfig
+{
+	char	   *db;					/* libpq conninfo; "" = PG* environment */
+	char	   *listen;				/* HOST:PORT */
+	char	   *listen_host;		/* derived from listen */
+	int			listen_port;		/* derived from listen */
+	char	   *node;				/* "" = hostname:port */
+	char	   *config_file;		/* --config, command line only */
+	LogLevel	log_level;			/* reloadable */
+	int			resume_window;		/* versions kept in memory for resume */
+	int			future_wait_ms;		/* how long a client ahead of us waits */
+	int			max_backlog;		/* queued messages per client before coalescing; reloadable */
+	int			max_backlog_bytes;	/* queued bytes per client before close 4001; reloadable */
+	int			max_client_frame;	/* largest client frame accepted, bytes */
+	int			ping_interval_s;	/* WebSocket ping to idle clients; reloadable */
+	int			pong_timeout_s;		/* no pong by then: the peer is dead */
+	bool		track_connections;	/* write toggles.connections */
+	int			register_interval_ms;	/* batch interval for connection rows */
+	int			heartbeat_interval_s;	/* node heartbeat; reloadable */
+	int			lease_s;			/* rows without heartbeat this long are reaped */
+	int			prune_interval_s;	/* toggles.prune_changes() period, 0 = never; reloadable */
+	int			reconnect_min_ms;	/* first reconnect delay */
+	int			reconnect_max_ms;	/* cap of the exponential backoff */
+} PushdConfig;
+
+/* Outcome of config_parse_args. */
+typedef enum ConfigResult
+{
+	CONFIG_OK,					/* run */
+	CONFIG_EXIT,				/* --help or --version was printed: exit 0 */
+	CONFIG_ERROR				/* message in err: exit 2 */
+} ConfigResult;
+
+/* config_defaults fills cfg with every setting's default. */
+extern void config_defaults(PushdConfig *cfg);
+
+/*
+ * config_parse_args parses argv (and the file named by --config, if any); command-line
+ * values win over the file, the file over defaults.  On CONFIG_ERROR, err holds one line
+ * naming the setting and what is wrong.
+ */
+extern ConfigResult config_parse_args(PushdConfig *cfg, int argc, char **argv,
+									  char *err, size_t errlen);
+
+/*
+ * config_reload re-reads cfg->config_file and re-applies argv (flags still win), then
+ * copies only the reloadable settings into cfg.  Returns false (cfg untouched, err set)
+ * when the file is invalid.
+ */
+extern bool config_reload(PushdConfig *cfg, int argc, char **argv, char *err, size_t errlen);
+
+extern void config_print_help(FILE *out);
+extern void config_print_example(FILE *out);	/* --print-config: annotated example file */
+extern void config_free(PushdConfig *cfg);
+extern const char *log_level_name(LogLevel level);
+
+#endif
