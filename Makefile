@@ -24,7 +24,7 @@ OBJS = \
 # versions' install scripts and every upgrade script are kept in sql/ as they shipped.
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS)
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 # -Wno-unused-parameter: PostgreSQL's own headers (ilist.h, bufpage.h) trip it, as does
@@ -43,13 +43,38 @@ include $(PGXS)
 sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 	cp $< $@
 
+# toggles-pushd: plain make, C11, the same warnings.
+PUSHD = pushd/toggles-pushd
+PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c))
+PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) \
+	$(shell pkg-config --cflags libwebsockets libcjson)
+PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson)
+PUSHD_BINDIR = /usr/local/bin
+
+all: $(PUSHD)
+
+pushd/%.o: pushd/%.c $(wildcard pushd/*.h)
+	$(CC) $(PUSHD_CFLAGS) -c -o $@ $<
+
+$(PUSHD): $(PUSHD_OBJS)
+	$(CC) -o $@ $^ $(PUSHD_LIBS)
+
+install: install-pushd
+install-pushd: $(PUSHD)
+	install -d $(DESTDIR)$(PUSHD_BINDIR)
+	install -m 755 $(PUSHD) $(DESTDIR)$(PUSHD_BINDIR)/toggles-pushd
+
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_TESTS = tests/unit/test_name_rule
+UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config
+UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
 	$(CC) -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -Iextension -Itests/unit \
 		-o $@ tests/unit/test_name_rule.c extension/name_rule.c
+
+tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c -lcmocka
 
 unit-tests: $(UNIT_TESTS)
 
@@ -75,4 +100,4 @@ run: deps
 	$(MAKE) install
 	scripts/run.sh
 
-.PHONY: deps test run unit-tests test-tools
+.PHONY: deps test run unit-tests test-tools install-pushd

@@ -13,6 +13,9 @@ packages=(
 	libwebsockets-dev        # toggles-pushd
 	libcjson-dev             # toggles-pushd
 	libipc-run-perl          # PostgreSQL::Test::Cluster
+	libmojolicious-perl      # WebSocket client of the TAP tests
+	libcmocka-dev            # C unit tests
+	valgrind                 # leak check of toggles-pushd
 	util-linux               # runuser
 )
 

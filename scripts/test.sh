@@ -51,7 +51,7 @@ run_unit() {
 		echo "== unit: $(basename "$t")"
 		out=$("$t" 2>&1)
 		echo "$out"
-		read -r p f < <(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+		read -r p f < <(echo "$out" | grep -o '[0-9]* passed, [0-9]* failed' | tail -n 1 | sed 's/ passed, / /; s/ failed//')
 		passed=$((passed + ${p:-0}))
 		failed=$((failed + ${f:-1}))
 	done

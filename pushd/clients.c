@@ -1,0 +1,417 @@
+/*
+ * clients.c — the WebSocket side of the stream (see clients.h).
+ *
+ * Each client has a small ring of shared messages.  A client that falls behind never
+ * costs more than that ring: when it is full, the ring is dropped and the client is
+ * marked to receive, at its next write, one change computed from the resume window with
+ * the latest state of everything it missed (or a snapshot when that is out of the
+ * window).  A client that has missed more than --max-backlog-bytes since it last took a
+ * message is closed with 4001.  Writes happen only in the WRITEABLE callback.
+ */
+#include <cjson/cJSON.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clients.h"
+#include "log.h"
+#include "metrics.h"
+#include "pglink.h"
+#include "pushd.h"
+#include "registry.h"
+
+static Client *head;
+static int	nclients;
+static uint64_t next_id = 1;
+
+int
+clients_count(void)
+{
+	return nclients;
+}
+
+Client *
+clients_first(void)
+{
+	return head;
+}
+
+static void
+queue_clear(Client *c)
+{
+	while (c->queue_len > 0)
+	{
+		msg_unref(c->queue[c->queue_start]);
+		c->queue_start = (c->queue_start + 1) % c->queue_cap;
+		c->queue_len--;
+	}
+	c->queue_start = 0;
+}
+
+static void
+queue_push(Client *c, Msg *msg)
+{
+	c->queue[(c->queue_start + c->queue_len) % c->queue_cap] = msg_ref(msg);
+	c->queue_len++;
+}
+
+static bool
+has_output(const Client *c)
+{
+	return c->close_code || c->needs_snapshot || c->coalesce || c->queue_len > 0;
+}
+
+static void
+close_soon(Client *c, int code, const char *reason)
+{
+	if (c->close_code)
+		return;
+	c->close_code = code;
+	c->close_reason = reason;
+	lws_callback_on_writable(c->wsi);
+	/* A client that reads nothing never becomes writable: do not wait for it forever. */
+	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
+}
+
+/* enqueue_for gives one client a broadcast message, coalescing when it lags. */
+static void
+enqueue_for(Client *c, Msg *msg)
+{
+	if (c->close_code || c->waiting_future || msg->version <= c->sent_version)
+		return;
+	c->behind_bytes += msg->len;
+	if (c->behind_bytes > (size_t) pushd.cfg.max_backlog_bytes)
+	{
+		log_warn("client %llu (%s): culled, %zu bytes behind", (unsigned long long) c->id,
+				 c->peer, c->behind_bytes);
+		metrics.culled++;
+		queue_clear(c);
+		close_soon(c, CLOSE_TOO_SLOW, "too slow");
+		return;
+	}
+	if (c->needs_snapshot || c->coalesce)
+		return;					/* what it will get covers this message too */
+	if (c->queue_len == c->queue_cap)
+	{
+		metrics.coalesced++;
+		queue_clear(c);
+		c->coalesce = true;
+	}
+	else
+		queue_push(c, msg);
+	lws_callback_on_writable(c->wsi);
+}
+
+void
+clients_broadcast(Msg *msg)
+{
+	Client	   *c;
+
+	for (c = head; c != NULL; c = c->next)
+	{
+		if (c->waiting_future && pushd.cache.version >= c->resume_from)
+		{
+			/* The node caught up with a client that came from ahead. */
+			c->waiting_future = false;
+			lws_sul_cancel(&c->future_timer);
+			c->sent_version = c->resume_from;
+			c->coalesce = true;
+			lws_callback_on_writable(c->wsi);
+			continue;
+		}
+		enqueue_for(c, msg);
+	}
+}
+
+void
+clients_resync_all(bool first_load)
+{
+	Client	   *c;
+
+	(void) first_load;
+	for (c = head; c != NULL; c = c->next)
+	{
+		if (c->close_code)
+			continue;
+		queue_clear(c);
+		c->coalesce = false;
+		c->waiting_future = false;
+		lws_sul_cancel(&c->future_timer);
+		c->needs_snapshot = true;
+		lws_callback_on_writable(c->wsi);
+	}
+}
+
+void
+clients_close_all(void)
+{
+	Client	   *c;
+
+	for (c = head; c != NULL; c = c->next)
+	{
+		queue_clear(c);
+		c->needs_snapshot = c->coalesce = false;
+		close_soon(c, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
+	}
+}
+
+static void
+future_expired(lws_sorted_usec_list_t *sul)
+{
+	Client	   *c = lws_container_of(sul, Client, future_timer);
+
+	if (!c->waiting_future)
+		return;
+	log_info("client %llu (%s): version %lld did not arrive, sending a snapshot",
+			 (unsigned long long) c->id, c->peer, (long long) c->resume_from);
+	c->waiting_future = false;
+	c->needs_snapshot = true;
+	lws_callback_on_writable(c->wsi);
+}
+
+/* start_stream decides the first message from the query (docs/protocol.md "Resume"). */
+static void
+start_stream(Client *c)
+{
+	char		buf[256];
+	const char *since = lws_get_urlarg_by_name(c->wsi, "since=", buf, sizeof(buf));
+	char	   *end;
+	long long	v;
+	char		epoch[256];
+	const char *want_epoch;
+
+	if (since == NULL || *since == '\0')
+	{
+		c->needs_snapshot = true;
+		return;
+	}
+	v = strtoll(since, &end, 10);
+	if (*end != '\0' || v < 0)
+	{
+		c->needs_snapshot = true;
+		return;
+	}
+	want_epoch = lws_get_urlarg_by_name(c->wsi, "epoch=", epoch, sizeof(epoch));
+	if (!pushd.cache.loaded ||
+		(want_epoch != NULL && *want_epoch && strcmp(want_epoch, pushd.cache.epoch) != 0))
+	{
+		c->needs_snapshot = true;
+		return;
+	}
+	c->resume_from = v;
+	if (v > pushd.cache.version)
+	{
+		c->waiting_future = true;
+		lws_sul_schedule(pushd.context, 0, &c->future_timer, future_expired,
+						 (lws_usec_t) pushd.cfg.future_wait_ms * LWS_US_PER_MS);
+		return;
+	}
+	c->sent_version = v;
+	c->coalesce = true;
+}
+
+static void
+client_open(Client *c, struct lws *wsi)
+{
+	char		ua[256];
+
+	memset(c, 0, sizeof(*c));
+	c->wsi = wsi;
+	c->id = next_id++;
+	c->sent_version = -1;
+	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	c->queue_cap = pushd.cfg.max_backlog;
+	c->queue = calloc(c->queue_cap, sizeof(Msg *));
+	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
+		ua[0] = '\0';
+
+	c->next = head;
+	if (head)
+		head->prev = c;
+	head = c;
+	nclients++;
+
+	start_stream(c);
+	registry_client_open(c, ua);
+	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
+	if (pushd.cache.loaded && has_output(c))
+		lws_callback_on_writable(wsi);
+}
+
+static void
+client_closed(Client *c)
+{
+	if (c->wsi == NULL)
+		return;
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		head = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	nclients--;
+	lws_sul_cancel(&c->future_timer);
+	registry_client_close(c);
+	queue_clear(c);
+	free(c->queue);
+	free(c->rx);
+	free(c->registration);
+	log_debug("client %llu (%s): closed", (unsigned long long) c->id, c->peer);
+	c->wsi = NULL;
+}
+
+static int
+write_msg(Client *c, Msg *msg)
+{
+	if (lws_write(c->wsi, msg->data, msg->len, LWS_WRITE_TEXT) < (int) msg->len)
+		return -1;
+	metrics.messages_sent++;
+	metrics.bytes_sent += msg->len;
+	if (msg->version >= 0)
+	{
+		c->sent_version = msg->version;
+		c->behind_bytes = 0;
+	}
+	return 0;
+}
+
+/* write_next writes one message: the most urgent of what the client is owed. */
+static int
+write_next(Client *c)
+{
+	Msg		   *msg = NULL;
+	int			rc;
+
+	if (c->close_code)
+	{
+		lws_close_reason(c->wsi, c->close_code, (unsigned char *) c->close_reason,
+						 strlen(c->close_reason));
+		return -1;
+	}
+	if (!pushd.cache.loaded)
+		return 0;
+	if (c->coalesce)
+	{
+		c->coalesce = false;
+		msg = cache_since(&pushd.cache, c->sent_version);
+		if (msg == NULL)
+			c->needs_snapshot = true;
+	}
+	if (c->needs_snapshot)
+	{
+		c->needs_snapshot = false;
+		msg_unref(msg);
+		msg = cache_snapshot_msg(&pushd.cache);
+		queue_clear(c);
+	}
+	if (msg == NULL && c->queue_len > 0)
+	{
+		msg = c->queue[c->queue_start];
+		c->queue_start = (c->queue_start + 1) % c->queue_cap;
+		c->queue_len--;
+	}
+	if (msg == NULL)
+		return 0;
+	rc = write_msg(c, msg);
+	msg_unref(msg);
+	if (rc == 0 && has_output(c))
+		lws_callback_on_writable(c->wsi);
+	return rc;
+}
+
+/* reply queues an unversioned message (pong, error) for this client only. */
+static void
+reply(Client *c, const char *json)
+{
+	Msg		   *msg = msg_new(json, strlen(json), -1, 0);
+
+	if (msg == NULL)
+		return;
+	if (c->queue_len < c->queue_cap)
+		queue_push(c, msg);
+	msg_unref(msg);
+	lws_callback_on_writable(c->wsi);
+}
+
+static void
+client_message(Client *c)
+{
+	cJSON	   *doc = cJSON_ParseWithLength(c->rx, c->rx_len);
+	cJSON	   *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
+
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
+	{
+		char		pong[64];
+
+		snprintf(pong, sizeof(pong), "{\"type\":\"pong\",\"version\":%lld}",
+				 (long long) pushd.cache.version);
+		reply(c, pong);
+	}
+	else
+	{
+		log_info("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
+		reply(c, doc == NULL
+			  ? "{\"type\":\"error\",\"error\":\"invalid_json\",\"message\":\"messages are JSON objects\"}"
+			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":\"expected {\\\"type\\\":\\\"ping\\\"}\"}");
+	}
+	cJSON_Delete(doc);
+}
+
+static int
+client_receive(Client *c, const void *in, size_t len)
+{
+	if (lws_frame_is_binary(c->wsi))
+	{
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+						 (unsigned char *) "binary frames are not accepted", 30);
+		return -1;
+	}
+	if (c->rx_len + len > (size_t) pushd.cfg.max_client_frame)
+	{
+		log_info("client %llu (%s): message over %d bytes, closing", (unsigned long long) c->id,
+				 c->peer, pushd.cfg.max_client_frame);
+		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
+						 (unsigned char *) "message too big", 15);
+		return -1;
+	}
+	if (len > 0)
+	{
+		char	   *bigger = realloc(c->rx, c->rx_len + len);
+
+		if (bigger == NULL)
+			return -1;
+		c->rx = bigger;
+		memcpy(c->rx + c->rx_len, in, len);
+		c->rx_len += len;
+	}
+	if (lws_is_final_fragment(c->wsi) && lws_remaining_packet_payload(c->wsi) == 0)
+	{
+		client_message(c);
+		c->rx_len = 0;
+	}
+	return 0;
+}
+
+int
+clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	Client	   *c = user;
+
+	switch (reason)
+	{
+		case LWS_CALLBACK_ESTABLISHED:
+			if (pushd.shutting_down)
+				return -1;
+			client_open(c, wsi);
+			break;
+		case LWS_CALLBACK_CLOSED:
+			client_closed(c);
+			break;
+		case LWS_CALLBACK_SERVER_WRITEABLE:
+			return write_next(c);
+		case LWS_CALLBACK_RECEIVE:
+			return client_receive(c, in, len);
+		default:
+			break;
+	}
+	return 0;
+}

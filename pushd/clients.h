@@ -1,0 +1,63 @@
+/*
+ * clients.h — WebSocket clients of the change stream: per-client queues of shared
+ * messages, coalescing for laggards, resume, close codes.
+ */
+#ifndef PUSHD_CLIENTS_H
+#define PUSHD_CLIENTS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "message.h"
+
+/* Close code for a client culled for falling behind (docs/protocol.md). */
+#define CLOSE_TOO_SLOW 4001
+
+typedef struct Client
+{
+	struct Client *next;
+	struct Client *prev;
+	struct lws *wsi;
+	uint64_t	id;
+	char		peer[64];
+	char	   *registration;	/* JSON object for toggles.connections */
+
+	Msg		  **queue;			/* ring of shared messages */
+	int			queue_cap;
+	int			queue_start;
+	int			queue_len;
+	int64_t		sent_version;	/* version the client has once lws has what was written */
+	bool		needs_snapshot;
+	bool		coalesce;		/* next write: everything after sent_version in one change */
+	size_t		behind_bytes;	/* bytes of messages broadcast since its last write */
+
+	bool		waiting_future;
+	int64_t		resume_from;
+	lws_sorted_usec_list_t future_timer;
+
+	int			close_code;		/* nonzero: close with it at the next write */
+	const char *close_reason;
+
+	char	   *rx;				/* a client message being reassembled */
+	size_t		rx_len;
+	bool		rx_too_big;
+} Client;
+
+extern int	clients_count(void);
+extern Client *clients_first(void);
+
+/* clients_broadcast queues msg for every client (each takes a reference). */
+extern void clients_broadcast(Msg *msg);
+
+/* clients_resync_all gives every client a snapshot (first load, new epoch, gap). */
+extern void clients_resync_all(bool first_load);
+
+/* clients_close_all starts closing every client with code 1001 (shutdown). */
+extern void clients_close_all(void);
+
+/* The stream's lws callback, for the WebSocket events; HTTP is http.c's. */
+extern int	clients_callback(struct lws *wsi, enum lws_callback_reasons reason,
+							 void *user, void *in, size_t len);
+
+#endif

@@ -1,0 +1,214 @@
+/*
+ * encode.c — JSON text of snapshot and change messages.
+ *
+ * Written by hand rather than through cJSON: versions are 64-bit integers that cJSON
+ * would print through a double, and the text must be the same bytes every time.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "encode.h"
+
+void
+textbuf_init(TextBuf *buf)
+{
+	buf->cap = 256;
+	buf->len = 0;
+	buf->data = malloc(buf->cap);
+	if (buf->data)
+		buf->data[0] = '\0';
+}
+
+void
+textbuf_free(TextBuf *buf)
+{
+	free(buf->data);
+	buf->data = NULL;
+	buf->len = buf->cap = 0;
+}
+
+static void
+textbuf_reserve(TextBuf *buf, size_t more)
+{
+	char	   *bigger;
+	size_t		want;
+
+	if (buf->data == NULL || buf->len + more + 1 <= buf->cap)
+		return;
+	want = buf->cap * 2;
+	while (want < buf->len + more + 1)
+		want *= 2;
+	bigger = realloc(buf->data, want);
+	if (bigger == NULL)
+	{
+		free(buf->data);
+		buf->data = NULL;
+		return;
+	}
+	buf->data = bigger;
+	buf->cap = want;
+}
+
+void
+textbuf_append(TextBuf *buf, const char *s, size_t len)
+{
+	textbuf_reserve(buf, len);
+	if (buf->data == NULL)
+		return;
+	memcpy(buf->data + buf->len, s, len);
+	buf->len += len;
+	buf->data[buf->len] = '\0';
+}
+
+void
+textbuf_puts(TextBuf *buf, const char *s)
+{
+	textbuf_append(buf, s, strlen(s));
+}
+
+void
+textbuf_printf(TextBuf *buf, const char *fmt, ...)
+{
+	char		small[128];
+	va_list		ap;
+	int			n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(small, sizeof(small), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return;
+	if ((size_t) n < sizeof(small))
+	{
+		textbuf_append(buf, small, n);
+		return;
+	}
+	textbuf_reserve(buf, n);
+	if (buf->data == NULL)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(buf->data + buf->len, n + 1, fmt, ap);
+	va_end(ap);
+	buf->len += n;
+}
+
+/* textbuf_json_string appends s as a JSON string; s is UTF-8 from PostgreSQL. */
+void
+textbuf_json_string(TextBuf *buf, const char *s)
+{
+	const unsigned char *p;
+	const unsigned char *run = (const unsigned char *) s;
+
+	textbuf_append(buf, "\"", 1);
+	for (p = (const unsigned char *) s; *p; p++)
+	{
+		const char *esc = NULL;
+		char		u[8];
+
+		switch (*p)
+		{
+			case '"':
+				esc = "\\\"";
+				break;
+			case '\\':
+				esc = "\\\\";
+				break;
+			case '\n':
+				esc = "\\n";
+				break;
+			case '\r':
+				esc = "\\r";
+				break;
+			case '\t':
+				esc = "\\t";
+				break;
+			case '\b':
+				esc = "\\b";
+				break;
+			case '\f':
+				esc = "\\f";
+				break;
+			default:
+				if (*p < 0x20)
+				{
+					snprintf(u, sizeof(u), "\\u%04x", *p);
+					esc = u;
+				}
+				break;
+		}
+		if (esc)
+		{
+			textbuf_append(buf, (const char *) run, p - run);
+			textbuf_puts(buf, esc);
+			run = p + 1;
+		}
+	}
+	textbuf_append(buf, (const char *) run, p - run);
+	textbuf_append(buf, "\"", 1);
+}
+
+void
+encode_toggle(TextBuf *buf, const Toggle *t)
+{
+	textbuf_puts(buf, "{\"name\":");
+	textbuf_json_string(buf, t->name);
+	textbuf_printf(buf, ",\"active\":%s,\"version\":%lld,\"description\":",
+				   t->active ? "true" : "false", (long long) t->version);
+	textbuf_json_string(buf, t->description ? t->description : "");
+	textbuf_puts(buf, ",\"updated_at\":");
+	if (t->updated_at)
+		textbuf_json_string(buf, t->updated_at);
+	else
+		textbuf_puts(buf, "null");
+	textbuf_puts(buf, "}");
+}
+
+void
+encode_snapshot(TextBuf *buf, const char *epoch, int64_t version, const Toggle *toggles,
+				int ntoggles)
+{
+	int			i;
+
+	textbuf_puts(buf, "{\"type\":\"snapshot\",\"epoch\":");
+	textbuf_json_string(buf, epoch ? epoch : "");
+	textbuf_printf(buf, ",\"version\":%lld,\"toggles\":[", (long long) version);
+	for (i = 0; i < ntoggles; i++)
+	{
+		if (i > 0)
+			textbuf_puts(buf, ",");
+		encode_toggle(buf, &toggles[i]);
+	}
+	textbuf_puts(buf, "]}");
+}
+
+void
+encode_change(TextBuf *buf, int64_t version, const ToggleDelta *deltas, int ndeltas)
+{
+	int			i;
+	int			first = 1;
+
+	textbuf_printf(buf, "{\"type\":\"change\",\"version\":%lld,\"toggles\":[", (long long) version);
+	for (i = 0; i < ndeltas; i++)
+	{
+		if (deltas[i].removed)
+			continue;
+		if (!first)
+			textbuf_puts(buf, ",");
+		first = 0;
+		encode_toggle(buf, &deltas[i].state);
+	}
+	textbuf_puts(buf, "],\"removed\":[");
+	first = 1;
+	for (i = 0; i < ndeltas; i++)
+	{
+		if (!deltas[i].removed)
+			continue;
+		if (!first)
+			textbuf_puts(buf, ",");
+		first = 0;
+		textbuf_json_string(buf, deltas[i].state.name);
+	}
+	textbuf_puts(buf, "]}");
+}

@@ -1,0 +1,213 @@
+/*
+ * main.c — toggles-pushd: relays the pg_toggles change stream to WebSocket clients.
+ *
+ * One thread, one event loop: libwebsockets serves the clients and HTTP, and the libpq
+ * socket is adopted into the same loop (pglink.c).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "clients.h"
+#include "http.h"
+#include "log.h"
+#include "pglink.h"
+#include "pushd.h"
+#include "registry.h"
+
+Pushd		pushd;
+
+/* How long shutdown waits for clients to take their close frame. */
+#define SHUTDOWN_GRACE_US (2 * LWS_US_PER_SEC)
+
+int64_t
+now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* The stream protocol gets HTTP and WebSocket events alike; route them. */
+static int
+stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	switch (reason)
+	{
+		case LWS_CALLBACK_HTTP:
+		case LWS_CALLBACK_HTTP_WRITEABLE:
+		case LWS_CALLBACK_CLOSED_HTTP:
+			return http_callback(wsi, reason, user, in, len);
+		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+			{
+				char		uri[128];
+
+				/* The stream lives at / and /v1/stream; other paths get no upgrade. */
+				if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+					(strcmp(uri, "/") != 0 && strcmp(uri, "/v1/stream") != 0))
+					return 1;
+				return 0;
+			}
+		default:
+			return clients_callback(wsi, reason, user, in, len);
+	}
+}
+
+static struct lws_protocols protocols[] = {
+	{PROTOCOL_STREAM, stream_callback, sizeof(Session), 4096, 0, NULL, 0},
+	{PROTOCOL_PGLINK, pglink_callback, sizeof(unsigned), 0, 0, NULL, 0},
+	{NULL, NULL, 0, 0, 0, NULL, 0}
+};
+
+static void
+on_signal(int sig)
+{
+	if (sig == SIGHUP)
+		pushd.reload_requested = 1;
+	else
+		pushd.stop_requested = 1;
+	/* Wakes lws_service(); only writes to lws's event pipe. */
+	if (pushd.context)
+		lws_cancel_service(pushd.context);
+}
+
+static char *
+default_node_name(void)
+{
+	char		host[HOST_NAME_MAX + 1];
+	char	   *node;
+
+	if (gethostname(host, sizeof(host)) != 0)
+		strcpy(host, "localhost");
+	host[HOST_NAME_MAX] = '\0';
+	if (asprintf(&node, "%s:%d", host, pushd.cfg.listen_port) < 0)
+		return NULL;
+	return node;
+}
+
+static bool
+setup(void)
+{
+	static lws_retry_bo_t idle_policy;
+	struct lws_context_creation_info info;
+
+	log_min_level = pushd.cfg.log_level;
+	pushd.node = pushd.cfg.node[0] ? strdup(pushd.cfg.node) : default_node_name();
+	cache_init(&pushd.cache, pushd.cfg.resume_window);
+	srandom((unsigned) (now_us() ^ getpid()));
+
+	/* Quiet lws: its own notices would be chatter next to ours. */
+	lws_set_log_level(LLL_ERR, NULL);
+
+	/* lws sends WebSocket pings to idle clients and hangs up on those that stay silent. */
+	idle_policy.secs_since_valid_ping = pushd.cfg.ping_interval_s;
+	idle_policy.secs_since_valid_hangup = pushd.cfg.ping_interval_s + pushd.cfg.pong_timeout_s;
+
+	memset(&info, 0, sizeof(info));
+	info.port = pushd.cfg.listen_port;
+	info.iface = pushd.cfg.listen_host[0] ? pushd.cfg.listen_host : NULL;
+	info.protocols = protocols;
+	info.vhost_name = "pushd";
+	info.retry_and_idle_policy = &idle_policy;
+	info.pt_serv_buf_size = 64 * 1024;
+
+	pushd.context = lws_create_context(&info);
+	if (pushd.context == NULL)
+	{
+		log_error("could not listen on %s", pushd.cfg.listen);
+		return false;
+	}
+	pushd.vhost = lws_get_vhost_by_name(pushd.context, "pushd");
+
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+	signal(SIGHUP, on_signal);
+
+	log_info("toggles-pushd listening on ws://%s/v1/stream as node %s", pushd.cfg.listen, pushd.node);
+	pglink_start();
+	registry_start();
+	return true;
+}
+
+static void
+reload(void)
+{
+	char		err[512];
+
+	pushd.reload_requested = 0;
+	if (!config_reload(&pushd.cfg, pushd.argc, pushd.argv, err, sizeof(err)))
+	{
+		log_error("reload refused, settings unchanged: %s", err);
+		return;
+	}
+	log_min_level = pushd.cfg.log_level;
+	log_info("settings reloaded%s%s", err[0] ? "; " : "", err);
+}
+
+static void
+run(void)
+{
+	while (!pushd.stop_requested)
+	{
+		if (lws_service(pushd.context, 0) < 0)
+			break;
+		if (pushd.reload_requested)
+			reload();
+	}
+}
+
+static void
+teardown(void)
+{
+	int64_t		deadline = now_us() + SHUTDOWN_GRACE_US;
+
+	log_info("shutting down: closing %d clients", clients_count());
+	pushd.shutting_down = 1;
+	clients_close_all();
+	while (clients_count() > 0 && now_us() < deadline)
+		lws_service(pushd.context, 0);
+
+	registry_stop();
+	pglink_shutdown();
+	lws_context_destroy(pushd.context);
+	pushd.context = NULL;
+	cache_free(&pushd.cache);
+	free(pushd.node);
+	config_free(&pushd.cfg);
+	log_info("stopped");
+}
+
+int
+main(int argc, char **argv)
+{
+	char		err[512];
+
+	pushd.argc = argc;
+	pushd.argv = argv;
+	switch (config_parse_args(&pushd.cfg, argc, argv, err, sizeof(err)))
+	{
+		case CONFIG_EXIT:
+			config_free(&pushd.cfg);
+			return 0;
+		case CONFIG_ERROR:
+			fprintf(stderr, "toggles-pushd: %s\nTry \"toggles-pushd --help\".\n", err);
+			config_free(&pushd.cfg);
+			return 2;
+		case CONFIG_OK:
+			break;
+	}
+	if (!setup())
+	{
+		config_free(&pushd.cfg);
+		return 1;
+	}
+	run();
+	teardown();
+	return 0;
+}

@@ -1,0 +1,38 @@
+/*
+ * metrics.h — counters and the notify-to-send latency histogram, exported in Prometheus
+ * text format on GET /metrics.
+ */
+#ifndef PUSHD_METRICS_H
+#define PUSHD_METRICS_H
+
+#include <stdint.h>
+
+#include "encode.h"
+
+#define LATENCY_BUCKETS 12
+
+typedef struct Metrics
+{
+	uint64_t	messages_sent;
+	uint64_t	bytes_sent;
+	uint64_t	changes_applied;
+	uint64_t	epoch_changes;
+	uint64_t	reconnects;
+	uint64_t	coalesced;
+	uint64_t	culled;
+	uint64_t	notifications;
+	uint64_t	notifications_ignored;
+	double		queue_usage;
+	uint64_t	latency_buckets[LATENCY_BUCKETS];
+	uint64_t	latency_count;
+	double		latency_sum;
+} Metrics;
+
+extern Metrics metrics;
+
+extern void metrics_observe_latency(double seconds);
+
+/* metrics_render appends the exposition text; gauges come from the caller's state. */
+extern void metrics_render(TextBuf *buf, int clients, int64_t last_version, int database_up);
+
+#endif

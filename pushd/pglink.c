@@ -1,0 +1,560 @@
+/*
+ * pglink.c — the database link (see pglink.h).
+ *
+ * libpq runs non-blocking; its socket joins the lws loop as an adopted raw descriptor.
+ * lws closes what it adopts, so it gets a dup().  libpq may switch sockets while
+ * connecting (multi-host conninfo, SSL fallback), so the adoption follows PQsocket().
+ * Each adoption carries a generation number: the close of a superseded one is expected,
+ * the close of the current one means the link is gone.
+ *
+ * After every (re)connect: LISTEN first, then probe the epoch and the log, then either
+ * catch up from the log or load everything afresh.  Only then is the link "ready".
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clients.h"
+#include "log.h"
+#include "metrics.h"
+#include "pglink.h"
+#include "pushd.h"
+#include "registry.h"
+#include "sync.h"
+
+#define CONNECT_TIMEOUT_US (10 * LWS_US_PER_SEC)
+#define MAX_JOBS 16
+
+typedef enum LinkState
+{
+	LINK_DOWN,
+	LINK_CONNECTING,
+	LINK_SETUP,
+	LINK_READY
+} LinkState;
+
+typedef enum Query
+{
+	Q_NONE,
+	Q_LISTEN,
+	Q_PROBE,
+	Q_LOAD,
+	Q_CATCHUP,
+	Q_JOB
+} Query;
+
+typedef struct Job
+{
+	char	   *sql;
+	int			nparams;
+	char	   *params[4];
+	JobDone		done;
+	void	   *arg;
+} Job;
+
+/* What lws keeps per adopted descriptor. */
+typedef struct RawSession
+{
+	unsigned	generation;
+} RawSession;
+
+static PGconn *conn;
+static LinkState state = LINK_DOWN;
+static Query inflight = Q_NONE;
+static int	result_index;		/* results seen of the query in flight */
+static bool query_failed;
+static bool load_wanted;		/* the probe found that only a full load is exact */
+static struct lws *raw;
+static int	raw_sock = -1;
+static unsigned generation;
+static int	backoff_ms;
+static bool ever_ready;
+static lws_sorted_usec_list_t reconnect_timer;
+static lws_sorted_usec_list_t connect_timer;
+
+static bool catchup_wanted;		/* a notification arrived since the last catch-up began */
+static int	notes_since_catchup;
+static int	notes_in_flight;
+static int64_t first_note_us;
+static int64_t catchup_note_us;
+
+static Job	jobs[MAX_JOBS];
+static int	njobs;
+
+static void connect_begin(void);
+static void kick(void);
+
+bool
+pglink_ready(void)
+{
+	return state == LINK_READY;
+}
+
+static void
+forget_raw(void)
+{
+	if (raw != NULL)
+	{
+		/* Superseded: its close will carry an old generation and be ignored. */
+		lws_set_timeout(raw, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+		raw = NULL;
+	}
+	raw_sock = -1;
+}
+
+static void
+jobs_clear(void)
+{
+	int			i;
+	int			p;
+
+	for (i = 0; i < njobs; i++)
+	{
+		free(jobs[i].sql);
+		for (p = 0; p < jobs[i].nparams; p++)
+			free(jobs[i].params[p]);
+	}
+	njobs = 0;
+}
+
+static void
+reconnect_due(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	connect_begin();
+}
+
+static void
+link_lost(const char *why)
+{
+	int			delay;
+
+	if (state == LINK_DOWN)
+		return;
+	log_warn("database link lost: %s", why);
+	forget_raw();
+	if (conn)
+	{
+		PQfinish(conn);
+		conn = NULL;
+	}
+	state = LINK_DOWN;
+	inflight = Q_NONE;
+	jobs_clear();
+	lws_sul_cancel(&connect_timer);
+	if (pushd.shutting_down)
+		return;
+
+	/* Exponential backoff with +-25% jitter, so that many nodes do not return in step. */
+	backoff_ms = backoff_ms == 0 ? pushd.cfg.reconnect_min_ms : backoff_ms * 2;
+	if (backoff_ms > pushd.cfg.reconnect_max_ms)
+		backoff_ms = pushd.cfg.reconnect_max_ms;
+	delay = backoff_ms * 3 / 4 + (int) (random() % (backoff_ms / 2 + 1));
+	log_info("reconnecting to the database in %d ms", delay);
+	lws_sul_schedule(pushd.context, 0, &reconnect_timer, reconnect_due,
+					 (lws_usec_t) delay * LWS_US_PER_MS);
+}
+
+static void
+connect_timeout(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	if (state == LINK_CONNECTING || state == LINK_SETUP)
+		link_lost("connection or setup timed out");
+}
+
+/* watch_socket adopts libpq's current socket if it changed; wants a write if writing. */
+static void
+watch_socket(bool want_write)
+{
+	int			sock = PQsocket(conn);
+
+	if (sock < 0)
+	{
+		link_lost("libpq has no socket");
+		return;
+	}
+	if (sock != raw_sock || raw == NULL)
+	{
+		lws_sock_file_fd_type fd;
+		int			copy;
+
+		forget_raw();
+		copy = dup(sock);
+		if (copy < 0)
+		{
+			link_lost("dup() of the libpq socket failed");
+			return;
+		}
+		fd.filefd = copy;
+		raw = lws_adopt_descriptor_vhost(pushd.vhost, LWS_ADOPT_RAW_FILE_DESC, fd,
+										 PROTOCOL_PGLINK, NULL);
+		if (raw == NULL)
+		{
+			close(copy);
+			link_lost("could not adopt the libpq socket");
+			return;
+		}
+		((RawSession *) lws_wsi_user(raw))->generation = ++generation;
+		raw_sock = sock;
+	}
+	if (want_write)
+		lws_callback_on_writable(raw);
+}
+
+static bool
+send_query(Query q, const char *sql, int nparams, const char *const *params)
+{
+	int			ok;
+
+	if (nparams > 0)
+		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	else
+		ok = PQsendQuery(conn, sql);
+	if (!ok)
+	{
+		link_lost(PQerrorMessage(conn));
+		return false;
+	}
+	inflight = q;
+	result_index = 0;
+	query_failed = false;
+	if (PQflush(conn) == 1)
+		lws_callback_on_writable(raw);
+	return true;
+}
+
+static void
+connect_begin(void)
+{
+	const char *keys[] = {"dbname", "fallback_application_name", NULL};
+	const char *values[] = {pushd.cfg.db, "toggles-pushd", NULL};
+
+	metrics.reconnects += ever_ready ? 1 : 0;
+	conn = PQconnectStartParams(keys, values, 1);
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+	{
+		state = LINK_CONNECTING;
+		link_lost(conn ? PQerrorMessage(conn) : "out of memory");
+		return;
+	}
+	state = LINK_CONNECTING;
+	lws_sul_schedule(pushd.context, 0, &connect_timer, connect_timeout, CONNECT_TIMEOUT_US);
+	watch_socket(true);
+}
+
+void
+pglink_start(void)
+{
+	connect_begin();
+}
+
+static void
+connect_progress(void)
+{
+	switch (PQconnectPoll(conn))
+	{
+		case PGRES_POLLING_OK:
+			if (PQsetnonblocking(conn, 1) != 0)
+			{
+				link_lost("could not make the connection non-blocking");
+				return;
+			}
+			log_info("connected to the database (%s:%s/%s)", PQhost(conn), PQport(conn), PQdb(conn));
+			state = LINK_SETUP;
+			watch_socket(false);
+			/* LISTEN before reading anything: a change committed meanwhile is not lost. */
+			send_query(Q_LISTEN, "LISTEN toggles", 0, NULL);
+			break;
+		case PGRES_POLLING_READING:
+			watch_socket(false);
+			break;
+		case PGRES_POLLING_WRITING:
+			watch_socket(true);
+			break;
+		default:
+			link_lost(PQerrorMessage(conn));
+			break;
+	}
+}
+
+static void
+became_ready(void)
+{
+	state = LINK_READY;
+	backoff_ms = 0;
+	lws_sul_cancel(&connect_timer);
+	registry_link_ready(!ever_ready);
+	ever_ready = true;
+}
+
+static void
+start_catchup(void)
+{
+	char		last[32];
+	const char *params[1] = {last};
+
+	snprintf(last, sizeof(last), "%lld", (long long) pushd.cache.version);
+	catchup_wanted = false;
+	notes_in_flight = notes_since_catchup;
+	notes_since_catchup = 0;
+	catchup_note_us = first_note_us;
+	first_note_us = 0;
+	send_query(Q_CATCHUP, sync_catchup_sql(), 1, params);
+}
+
+/* handle_result takes one result of the query in flight; it owns res. */
+static void
+handle_result(PGresult *res)
+{
+	ExecStatusType status = PQresultStatus(res);
+	int			index = result_index++;
+
+	if (status == PGRES_FATAL_ERROR)
+	{
+		log_error("query failed: %s", PQresultErrorMessage(res));
+		query_failed = true;
+		PQclear(res);
+		return;
+	}
+	switch (inflight)
+	{
+		case Q_PROBE:
+			if (status == PGRES_TUPLES_OK && PQntuples(res) == 1)
+			{
+				load_wanted = sync_needs_load(res);
+			}
+			else
+				query_failed = true;
+			break;
+		case Q_LOAD:
+			if (!sync_load_result(res, index))
+				query_failed = true;
+			else if (index == 2)
+				return;			/* sync keeps the window result */
+			break;
+		case Q_CATCHUP:
+			if (status == PGRES_TUPLES_OK)
+			{
+				int			versions = sync_catchup_result(res, catchup_note_us);
+
+				if (notes_in_flight > versions)
+					metrics.notifications_ignored += notes_in_flight - versions;
+			}
+			break;
+		case Q_JOB:
+			if (njobs > 0 && jobs[0].done)
+				jobs[0].done(res, jobs[0].arg);
+			break;
+		default:
+			break;
+	}
+	PQclear(res);
+}
+
+static void
+job_finished(void)
+{
+	int			p;
+
+	free(jobs[0].sql);
+	for (p = 0; p < jobs[0].nparams; p++)
+		free(jobs[0].params[p]);
+	memmove(&jobs[0], &jobs[1], (njobs - 1) * sizeof(Job));
+	njobs--;
+}
+
+/* query_finished moves the setup along, or frees the link for the next query. */
+static void
+query_finished(void)
+{
+	Query		done = inflight;
+	bool		failed = query_failed;
+
+	inflight = Q_NONE;
+	if (done == Q_JOB)
+		job_finished();
+	if (failed && (done == Q_LISTEN || done == Q_PROBE || done == Q_LOAD))
+	{
+		/* e.g. the extension is missing: retry with backoff rather than spin. */
+		PQfinish(conn);
+		conn = NULL;
+		link_lost("setup query failed");
+		return;
+	}
+	switch (done)
+	{
+		case Q_LISTEN:
+			send_query(Q_PROBE, sync_probe_sql(), 0, NULL);
+			return;
+		case Q_PROBE:
+			if (load_wanted)
+			{
+				char	   *sql = sync_load_sql();
+
+				send_query(Q_LOAD, sql, 0, NULL);
+				free(sql);
+			}
+			else
+				start_catchup();	/* catch up (maybe on nothing), then be ready */
+			return;
+		case Q_LOAD:
+			sync_load_done();
+			if (state == LINK_SETUP)
+				became_ready();
+			break;
+		case Q_CATCHUP:
+			if (state == LINK_SETUP)
+				became_ready();
+			break;
+		default:
+			break;
+	}
+	kick();
+}
+
+/* kick starts the next query when none is in flight: catch-up first, then jobs. */
+static void
+kick(void)
+{
+	if (state != LINK_READY || inflight != Q_NONE)
+		return;
+	if (catchup_wanted)
+		start_catchup();
+	else if (njobs > 0)
+		send_query(Q_JOB, jobs[0].sql, jobs[0].nparams, (const char *const *) jobs[0].params);
+}
+
+static void
+read_input(void)
+{
+	PGnotify   *note;
+
+	if (!PQconsumeInput(conn))
+	{
+		link_lost(PQerrorMessage(conn));
+		return;
+	}
+	while (conn && inflight != Q_NONE && !PQisBusy(conn))
+	{
+		PGresult   *res = PQgetResult(conn);
+
+		if (res == NULL)
+		{
+			query_finished();
+			if (conn == NULL)
+				return;
+			continue;
+		}
+		handle_result(res);
+	}
+	if (conn == NULL)
+		return;
+	while ((note = PQnotifies(conn)) != NULL)
+	{
+		/* The payload is not read: the log is the truth (DESIGN.md). */
+		metrics.notifications++;
+		if (notes_since_catchup++ == 0)
+			first_note_us = now_us();
+		catchup_wanted = true;
+		PQfreemem(note);
+	}
+	if (PQstatus(conn) == CONNECTION_BAD)
+	{
+		link_lost("connection closed");
+		return;
+	}
+	kick();
+}
+
+bool
+pglink_enqueue(const char *sql, int nparams, const char *const *params, JobDone done, void *arg)
+{
+	Job		   *job;
+	int			p;
+
+	if (state != LINK_READY || njobs == MAX_JOBS || nparams > 4)
+		return false;
+	job = &jobs[njobs++];
+	job->sql = strdup(sql);
+	job->nparams = nparams;
+	for (p = 0; p < nparams; p++)
+		job->params[p] = strdup(params[p]);
+	job->done = done;
+	job->arg = arg;
+	kick();
+	return true;
+}
+
+int
+pglink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+	RawSession *session = user;
+
+	(void) in;
+	(void) len;
+	switch (reason)
+	{
+		case LWS_CALLBACK_RAW_RX_FILE:
+			if (wsi != raw || conn == NULL)
+				break;
+			if (state == LINK_CONNECTING)
+				connect_progress();
+			else
+				read_input();
+			break;
+		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
+			if (wsi != raw || conn == NULL)
+				break;
+			if (state == LINK_CONNECTING)
+				connect_progress();
+			else if (PQflush(conn) == 1)
+				lws_callback_on_writable(wsi);
+			break;
+		case LWS_CALLBACK_RAW_CLOSE_FILE:
+			if (session != NULL && session->generation == generation && wsi == raw)
+			{
+				raw = NULL;
+				raw_sock = -1;
+				link_lost("socket closed");
+			}
+			break;
+		default:
+			break;
+	}
+	return 0;
+}
+
+void
+pglink_shutdown(void)
+{
+	lws_sul_cancel(&reconnect_timer);
+	lws_sul_cancel(&connect_timer);
+	if (state == LINK_READY && conn != NULL)
+	{
+		PGresult   *res;
+		const char *params[1] = {pushd.node};
+
+		/* Blocking is fine now: nothing else is served any more. */
+		PQsetnonblocking(conn, 0);
+		while ((res = PQgetResult(conn)) != NULL)
+			PQclear(res);
+		if (pushd.cfg.track_connections)
+		{
+			res = PQexecParams(conn, "SELECT toggles.unregister_node($1)", 1, NULL, params,
+							   NULL, NULL, 0);
+			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+				log_warn("could not remove this node's connection rows: %s",
+						 PQresultErrorMessage(res));
+			PQclear(res);
+		}
+	}
+	state = LINK_DOWN;
+	jobs_clear();
+	if (conn)
+	{
+		PQfinish(conn);
+		conn = NULL;
+	}
+	raw = NULL;
+}

@@ -1,0 +1,273 @@
+/*
+ * registry.c — connection bookkeeping in toggles.connections (see registry.h).
+ *
+ * A storm of thousands of connects must cost a handful of statements, so opens and
+ * closes are collected and flushed as two batch calls per interval.  A connection that
+ * opens and closes within one interval never reaches the database.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+#include <time.h>
+
+#include "encode.h"
+#include "log.h"
+#include "metrics.h"
+#include "pglink.h"
+#include "pushd.h"
+#include "registry.h"
+
+typedef struct Pending
+{
+	uint64_t	id;
+	char	   *json;			/* NULL for a removal */
+} Pending;
+
+static Pending *adds;
+static int	nadds;
+static int	capadds;
+static uint64_t *removals;
+static int	nremovals;
+static int	capremovals;
+static bool clear_node_first;
+
+static lws_sorted_usec_list_t flush_timer;
+static lws_sorted_usec_list_t heartbeat_timer;
+static lws_sorted_usec_list_t prune_timer;
+
+static bool
+tracking(void)
+{
+	return pushd.cfg.track_connections;
+}
+
+static void
+add_pending(uint64_t id, const char *json)
+{
+	if (nadds == capadds)
+	{
+		capadds = capadds ? capadds * 2 : 64;
+		adds = realloc(adds, capadds * sizeof(Pending));
+	}
+	adds[nadds].id = id;
+	adds[nadds].json = strdup(json);
+	nadds++;
+}
+
+static void
+drop_pending(void)
+{
+	int			i;
+
+	for (i = 0; i < nadds; i++)
+		free(adds[i].json);
+	nadds = 0;
+	nremovals = 0;
+}
+
+static void
+schedule(lws_sorted_usec_list_t *timer, sul_cb_t cb, int64_t us)
+{
+	lws_sul_schedule(pushd.context, 0, timer, cb, (lws_usec_t) us);
+}
+
+static void
+flush(lws_sorted_usec_list_t *sul)
+{
+	char		node_param[512];
+	const char *params[2];
+
+	(void) sul;
+	snprintf(node_param, sizeof(node_param), "%s", pushd.node);
+	params[0] = node_param;
+	if (pglink_ready())
+	{
+		if (clear_node_first &&
+			pglink_enqueue("SELECT toggles.unregister_node($1)", 1, params, NULL, NULL))
+			clear_node_first = false;
+		if (!clear_node_first && nremovals > 0)
+		{
+			TextBuf		ids;
+			int			i;
+
+			textbuf_init(&ids);
+			textbuf_puts(&ids, "{");
+			for (i = 0; i < nremovals; i++)
+				textbuf_printf(&ids, "%s%llu", i ? "," : "", (unsigned long long) removals[i]);
+			textbuf_puts(&ids, "}");
+			params[1] = ids.data;
+			if (ids.data &&
+				pglink_enqueue("SELECT toggles.unregister_connections($1, $2::bigint[])", 2,
+							   params, NULL, NULL))
+				nremovals = 0;
+			textbuf_free(&ids);
+		}
+		if (!clear_node_first && nadds > 0)
+		{
+			TextBuf		batch;
+			int			i;
+
+			textbuf_init(&batch);
+			textbuf_puts(&batch, "[");
+			for (i = 0; i < nadds; i++)
+			{
+				if (i)
+					textbuf_puts(&batch, ",");
+				textbuf_puts(&batch, adds[i].json);
+			}
+			textbuf_puts(&batch, "]");
+			params[1] = batch.data;
+			if (batch.data &&
+				pglink_enqueue("SELECT toggles.register_connections($1, $2::jsonb)", 2, params,
+							   NULL, NULL))
+			{
+				for (i = 0; i < nadds; i++)
+					free(adds[i].json);
+				nadds = 0;
+			}
+			textbuf_free(&batch);
+		}
+	}
+	schedule(&flush_timer, flush, (int64_t) pushd.cfg.register_interval_ms * LWS_US_PER_MS);
+}
+
+static void
+heartbeat_done(PGresult *res, void *arg)
+{
+	(void) arg;
+	if (PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1)
+		metrics.queue_usage = strtod(PQgetvalue(res, 0, 2), NULL);
+}
+
+static void
+heartbeat(lws_sorted_usec_list_t *sul)
+{
+	char		lease[32];
+	const char *params[2] = {pushd.node, lease};
+
+	(void) sul;
+	snprintf(lease, sizeof(lease), "%d", pushd.cfg.lease_s);
+	if (pglink_ready())
+	{
+		if (tracking())
+			/* Our own heartbeat first, then other nodes' rows past their lease. */
+			pglink_enqueue("SELECT toggles.heartbeat($1), "
+						   "toggles.reap_connections(make_interval(secs => $2::int)), "
+						   "pg_notification_queue_usage()", 2, params, heartbeat_done, NULL);
+		else
+			pglink_enqueue("SELECT 0, 0, pg_notification_queue_usage()", 0, NULL,
+						   heartbeat_done, NULL);
+	}
+	schedule(&heartbeat_timer, heartbeat, (int64_t) pushd.cfg.heartbeat_interval_s * LWS_US_PER_SEC);
+}
+
+static void
+prune(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	if (pushd.cfg.prune_interval_s <= 0)
+		return;
+	if (pglink_ready())
+		pglink_enqueue("SELECT toggles.prune_changes()", 0, NULL, NULL, NULL);
+	schedule(&prune_timer, prune, (int64_t) pushd.cfg.prune_interval_s * LWS_US_PER_SEC);
+}
+
+void
+registry_start(void)
+{
+	clear_node_first = tracking();
+	if (tracking())
+		schedule(&flush_timer, flush, (int64_t) pushd.cfg.register_interval_ms * LWS_US_PER_MS);
+	schedule(&heartbeat_timer, heartbeat, (int64_t) pushd.cfg.heartbeat_interval_s * LWS_US_PER_SEC);
+	if (pushd.cfg.prune_interval_s > 0)
+		schedule(&prune_timer, prune, (int64_t) pushd.cfg.prune_interval_s * LWS_US_PER_SEC);
+}
+
+void
+registry_stop(void)
+{
+	lws_sul_cancel(&flush_timer);
+	lws_sul_cancel(&heartbeat_timer);
+	lws_sul_cancel(&prune_timer);
+	drop_pending();
+	free(adds);
+	free(removals);
+	adds = NULL;
+	removals = NULL;
+	capadds = capremovals = 0;
+}
+
+void
+registry_link_ready(bool first)
+{
+	Client	   *c;
+
+	if (!tracking())
+		return;
+	/*
+	 * Unlogged rows vanish in a crash or failover, and a predecessor under the same node
+	 * name may have left rows: start from nothing and register every live connection.
+	 */
+	(void) first;
+	drop_pending();
+	clear_node_first = true;
+	for (c = clients_first(); c != NULL; c = c->next)
+		if (c->registration)
+			add_pending(c->id, c->registration);
+	flush(NULL);
+}
+
+void
+registry_client_open(Client *client, const char *user_agent)
+{
+	TextBuf		json;
+	struct timeval tv;
+	struct tm	tm;
+	char		stamp[40];
+
+	if (!tracking())
+		return;
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	textbuf_init(&json);
+	textbuf_printf(&json, "{\"id\":%llu,\"peer\":", (unsigned long long) client->id);
+	if (client->peer[0])
+		textbuf_json_string(&json, client->peer);
+	else
+		textbuf_puts(&json, "null");
+	textbuf_puts(&json, ",\"user_agent\":");
+	textbuf_json_string(&json, user_agent ? user_agent : "");
+	textbuf_printf(&json, ",\"context\":{},\"connected_at\":\"%s.%06ldZ\"}", stamp, (long) tv.tv_usec);
+	if (json.data == NULL)
+		return;
+	client->registration = json.data;
+	add_pending(client->id, client->registration);
+}
+
+void
+registry_client_close(Client *client)
+{
+	int			i;
+
+	if (!tracking() || client->registration == NULL)
+		return;
+	for (i = 0; i < nadds; i++)
+	{
+		if (adds[i].id == client->id)
+		{
+			/* Never written: nothing to remove. */
+			free(adds[i].json);
+			memmove(&adds[i], &adds[i + 1], (nadds - i - 1) * sizeof(Pending));
+			nadds--;
+			return;
+		}
+	}
+	if (nremovals == capremovals)
+	{
+		capremovals = capremovals ? capremovals * 2 : 64;
+		removals = realloc(removals, capremovals * sizeof(uint64_t));
+	}
+	removals[nremovals++] = client->id;
+}

@@ -1,0 +1,299 @@
+/*
+ * sync.c — the meaning of pushd's queries (see sync.h).  Notifications are only hints:
+ * whatever a payload says, pushd reads toggles.changes after the last version it applied,
+ * so a forged NOTIFY changes nothing a client sees.
+ */
+#include <cjson/cJSON.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "clients.h"
+#include "encode.h"
+#include "log.h"
+#include "metrics.h"
+#include "pushd.h"
+#include "sync.h"
+
+#define CHANGE_COLUMNS \
+	"version, operation, name, (new->>'is_active')::boolean, new->>'description', " \
+	"new->>'updated_at'"
+
+/* What a full load has read so far; installed when the load completes. */
+static struct
+{
+	char	   *epoch;
+	int64_t		version;
+	int64_t		log_min;
+	cJSON	   *snapshot;
+	PGresult   *window;
+} loading;
+
+const char *
+sync_probe_sql(void)
+{
+	return "SELECT toggles.epoch(), "
+		"(SELECT coalesce(min(version), 0) FROM toggles.changes), "
+		"(SELECT coalesce(max(version), 0) FROM toggles.changes)";
+}
+
+static int64_t
+int64_value(PGresult *res, int row, int col)
+{
+	return strtoll(PQgetvalue(res, row, col), NULL, 10);
+}
+
+bool
+sync_needs_load(PGresult *probe)
+{
+	Cache	   *cache = &pushd.cache;
+	const char *epoch = PQgetvalue(probe, 0, 0);
+	int64_t		log_min = int64_value(probe, 0, 1);
+	int64_t		log_max = int64_value(probe, 0, 2);
+
+	if (!cache->loaded)
+		return true;
+	if (strcmp(epoch, cache->epoch) != 0)
+	{
+		log_info("database epoch changed from %s to %s: full resync", cache->epoch, epoch);
+		metrics.epoch_changes++;
+		return true;
+	}
+	if (log_max <= cache->version)
+		return false;			/* nothing new */
+	/* Entries below log_min were pruned: the gap after our version must start at or after it. */
+	if (log_min - 1 > cache->version)
+	{
+		log_info("changes after version %lld were pruned from the log: full resync",
+				 (long long) cache->version);
+		return true;
+	}
+	return false;
+}
+
+char *
+sync_load_sql(void)
+{
+	char	   *sql;
+
+	if (asprintf(&sql,
+				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
+				 "SELECT toggles.snapshot()::text, "
+				 "(SELECT coalesce(min(version), 0) FROM toggles.changes); "
+				 "SELECT " CHANGE_COLUMNS " FROM toggles.changes "
+				 "WHERE version > (SELECT coalesce(max(version), 0) FROM toggles.changes) - %d "
+				 "ORDER BY version, id; "
+				 "COMMIT",
+				 pushd.cfg.resume_window) < 0)
+		return NULL;
+	return sql;
+}
+
+static void
+loading_clear(void)
+{
+	free(loading.epoch);
+	cJSON_Delete(loading.snapshot);
+	PQclear(loading.window);
+	memset(&loading, 0, sizeof(loading));
+}
+
+bool
+sync_load_result(PGresult *res, int index)
+{
+	ExecStatusType status = PQresultStatus(res);
+
+	if (index == 0 || index == 3)
+		return status == PGRES_COMMAND_OK;
+	if (status != PGRES_TUPLES_OK)
+		return false;
+	if (index == 1)
+	{
+		cJSON	   *epoch;
+		cJSON	   *version;
+
+		loading_clear();
+		loading.snapshot = cJSON_Parse(PQgetvalue(res, 0, 0));
+		epoch = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "epoch");
+		version = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "version");
+		if (!cJSON_IsString(epoch) || !cJSON_IsNumber(version))
+		{
+			log_error("toggles.snapshot() returned an unexpected document");
+			return false;
+		}
+		loading.epoch = strdup(epoch->valuestring);
+		loading.version = (int64_t) version->valuedouble;
+		loading.log_min = int64_value(res, 0, 1);
+		return true;
+	}
+	/* index 2: the resume window; kept until the load completes. */
+	PQclear(loading.window);
+	loading.window = res;
+	return true;
+}
+
+/* string_or_null copies a cJSON string, or NULL. */
+static char *
+json_string(cJSON *obj, const char *key)
+{
+	cJSON	   *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+
+	return cJSON_IsString(item) ? strdup(item->valuestring) : NULL;
+}
+
+/*
+ * group_rows turns the rows of one version (first .. last-1) into one delta per name: a
+ * transaction may write a toggle several times; its last row is the toggle's state.
+ */
+static ToggleDelta *
+group_rows(PGresult *res, int first, int last, int *ndeltas)
+{
+	ToggleDelta *deltas = calloc(last - first, sizeof(ToggleDelta));
+	int			n = 0;
+	int			row;
+
+	for (row = first; row < last; row++)
+	{
+		const char *name = PQgetvalue(res, row, 2);
+		ToggleDelta *d = NULL;
+		int			i;
+
+		for (i = 0; i < n; i++)
+			if (strcmp(deltas[i].state.name, name) == 0)
+				d = &deltas[i];
+		if (d == NULL)
+			d = &deltas[n++];
+		else
+			toggle_free(&d->state);
+		d->removed = strcmp(PQgetvalue(res, row, 1), "delete") == 0;
+		d->state.name = strdup(name);
+		d->state.version = int64_value(res, row, 0);
+		if (!d->removed)
+		{
+			d->state.active = PQgetvalue(res, row, 3)[0] == 't';
+			d->state.description = strdup(PQgetvalue(res, row, 4));
+			d->state.updated_at = PQgetisnull(res, row, 5) ? NULL : strdup(PQgetvalue(res, row, 5));
+		}
+	}
+	*ndeltas = n;
+	return deltas;
+}
+
+/* for_each_version calls fn for every version's rows, in order. */
+static int
+for_each_version(PGresult *res, void (*fn) (int64_t, ToggleDelta *, int, void *), void *arg)
+{
+	int			nrows = PQntuples(res);
+	int			first = 0;
+	int			versions = 0;
+
+	while (first < nrows)
+	{
+		int64_t		version = int64_value(res, first, 0);
+		int			last = first + 1;
+		int			ndeltas;
+		ToggleDelta *deltas;
+
+		while (last < nrows && int64_value(res, last, 0) == version)
+			last++;
+		deltas = group_rows(res, first, last, &ndeltas);
+		fn(version, deltas, ndeltas, arg);
+		versions++;
+		first = last;
+	}
+	return versions;
+}
+
+static void
+add_to_window(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
+{
+	(void) arg;
+	cache_window_add(&pushd.cache, version, deltas, ndeltas);
+}
+
+void
+sync_load_done(void)
+{
+	Cache	   *cache = &pushd.cache;
+	bool		first_load = !cache->loaded;
+	cJSON	   *toggles = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "toggles");
+	cJSON	   *item;
+	int64_t		floor;
+
+	cache_reset(cache, loading.epoch, loading.version);
+	cJSON_ArrayForEach(item, toggles)
+	{
+		Toggle		t;
+		cJSON	   *active = cJSON_GetObjectItemCaseSensitive(item, "active");
+		cJSON	   *version = cJSON_GetObjectItemCaseSensitive(item, "version");
+
+		t.name = json_string(item, "name");
+		if (t.name == NULL)
+			continue;
+		t.active = cJSON_IsTrue(active);
+		t.version = cJSON_IsNumber(version) ? (int64_t) version->valuedouble : 0;
+		t.description = json_string(item, "description");
+		t.updated_at = json_string(item, "updated_at");
+		cache_put(cache, &t);
+		toggle_free(&t);
+	}
+	if (loading.window)
+		for_each_version(loading.window, add_to_window, NULL);
+
+	/* Resume from V is exact when every change after V is in the window. */
+	floor = loading.version - pushd.cfg.resume_window;
+	if (loading.log_min == 0)
+		floor = loading.version;	/* empty log: nothing to resume from */
+	else if (loading.log_min - 1 > floor)
+		floor = loading.log_min - 1;
+	if (floor > loading.version)
+		floor = loading.version;
+	cache->floor = floor;
+
+	log_info("loaded %d toggles at version %lld of epoch %s (resume window from version %lld)",
+			 cache->ntoggles, (long long) cache->version, cache->epoch, (long long) cache->floor);
+	loading_clear();
+	clients_resync_all(first_load);
+}
+
+const char *
+sync_catchup_sql(void)
+{
+	return "SELECT " CHANGE_COLUMNS " FROM toggles.changes WHERE version > $1 ORDER BY version, id";
+}
+
+static void
+apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
+{
+	int64_t		notified_us = *(int64_t *) arg;
+	TextBuf		buf;
+	Msg		   *msg;
+
+	if (version <= pushd.cache.version)
+	{
+		deltas_free(deltas, ndeltas);
+		return;
+	}
+	textbuf_init(&buf);
+	encode_change(&buf, version, deltas, ndeltas);
+	msg = buf.data ? msg_new(buf.data, buf.len, version, 0) : NULL;
+	textbuf_free(&buf);
+	cache_apply(&pushd.cache, version, deltas, ndeltas);
+	metrics.changes_applied++;
+	if (msg == NULL)
+	{
+		log_error("out of memory serialising version %lld", (long long) version);
+		return;
+	}
+	msg->born_us = notified_us;
+	clients_broadcast(msg);
+	if (notified_us)
+		metrics_observe_latency((now_us() - notified_us) / 1e6);
+	msg_unref(msg);
+}
+
+int
+sync_catchup_result(PGresult *res, int64_t notified_us)
+{
+	return for_each_version(res, apply_and_broadcast, &notified_us);
+}
