@@ -17,6 +17,7 @@ packages=(
 	libcmocka-dev            # C unit tests
 	valgrind                 # leak check of toggles-pushd
 	util-linux               # runuser
+	curl                     # make run waits on /healthz
 )
 
 missing=()

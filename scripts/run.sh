@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # run.sh — `make run`: a throwaway PostgreSQL 15 with pg_toggles and a few example
-# toggles, in .run/ under the checkout, until Ctrl-C; then it is stopped and removed.
+# toggles, in .run/ under the checkout, and toggles-pushd on ws://127.0.0.1:8080, until
+# Ctrl-C; then both are stopped and the cluster is removed.
 #
 #   scripts/run.sh           run until interrupted
 #   scripts/run.sh --check   start, walk through the README tour unattended, stop
@@ -16,7 +17,9 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 check=false
 [[ ${1:-} == --check ]] && check=true
 port=${TOGGLES_PG_PORT:-$($check && echo 5498 || echo 5499)}
+ws_port=${TOGGLES_WS_PORT:-$($check && echo 8079 || echo 8080)}
 db=toggles
+pushd_pid=
 
 if pg_can_reach "$top"; then
 	rundir="$top/.run"
@@ -28,6 +31,10 @@ link="$top/.run"
 $check && link="$top/.run-check"
 
 stop() {
+	if [[ -n $pushd_pid ]]; then
+		kill -TERM "$pushd_pid" 2>/dev/null && wait "$pushd_pid" 2>/dev/null
+		pushd_pid=
+	fi
 	as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" -m fast -w stop >/dev/null 2>&1 || true
 	rm -rf "$rundir"
 	[[ -L $link ]] && rm -f "$link"
@@ -59,8 +66,18 @@ INSERT INTO toggles.features (name, is_active, description) VALUES
     ('beta-banner', false, 'Banner inviting users to the beta');
 SQL
 
+# toggles-pushd, as this user, against the throwaway cluster.
+"$top/pushd/toggles-pushd" --db "host=$rundir port=$port dbname=$db user=postgres" \
+	--listen "127.0.0.1:$ws_port" --node "make-run:$ws_port" >"$rundir/pushd.log" 2>&1 &
+pushd_pid=$!
+for _ in $(seq 1 50); do
+	curl -sf "http://127.0.0.1:$ws_port/healthz" >/dev/null 2>&1 && break
+	kill -0 "$pushd_pid" 2>/dev/null || { cat "$rundir/pushd.log"; exit 1; }
+	sleep 0.2
+done
+
 if $check; then
-	# The README tour, unattended: LISTEN, flip, see the payload.
+	# The README tour, unattended: LISTEN, flip, see the payload, and pushd's state.
 	out=$(psql_run -d "$db" <<'SQL'
 LISTEN toggles;
 UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode';
@@ -68,7 +85,10 @@ SELECT 1;
 SQL
 )
 	echo "$out"
-	if [[ $out == *'"name":"dark-mode","active":true'* ]]; then
+	sleep 0.5
+	state=$(curl -sf "http://127.0.0.1:$ws_port/v1/toggles" || true)
+	echo "$state"
+	if [[ $out == *'"name":"dark-mode","active":true'* && $state == *'"name":"dark-mode","active":true'* ]]; then
 		echo "run check: the tour works"
 		exit 0
 	fi
@@ -79,26 +99,26 @@ fi
 url="postgresql://postgres@127.0.0.1:$port/$db"
 cat <<EOF
 
-pg_toggles is running: PostgreSQL 15 on 127.0.0.1:$port, database "$db",
-with three example toggles.  Server log: .run/postgres.log
+pg_toggles is running, with three example toggles:
+    PostgreSQL 15    127.0.0.1:$port, database "$db"     (log: .run/postgres.log)
+    toggles-pushd    ws://127.0.0.1:$ws_port/v1/stream        (log: .run/pushd.log)
 
-Connect:
-    psql "$url"
+Watch the stream (a snapshot, then one message per committed transaction):
+    npx wscat -c ws://127.0.0.1:$ws_port/v1/stream
+    curl http://127.0.0.1:$ws_port/v1/toggles
 
-Watch the change stream (in that psql):
-    LISTEN toggles;
+Flip a toggle:
+    psql "$url" -c "UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'dark-mode'"
 
-Flip a toggle (from another psql, or the same one):
-    UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'dark-mode';
+Or watch the database's own change stream in psql:
+    psql "$url"   then   LISTEN toggles;
 
-and the first psql prints the notification:
-    Asynchronous notification "toggles" with payload "{"v":1,"version":2,...}"
-
-Press Ctrl-C to stop; the cluster is thrown away.
+Press Ctrl-C to stop both; the cluster is thrown away.
 EOF
 
-while as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" status >/dev/null 2>&1; do
-	sleep 2
+while as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" status >/dev/null 2>&1 &&
+	kill -0 "$pushd_pid" 2>/dev/null; do
+	sleep 1
 done
-echo "run: PostgreSQL stopped; see $rundir/postgres.log"
+echo "run: PostgreSQL or toggles-pushd stopped; logs in $rundir"
 exit 1

@@ -14,6 +14,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/pg_toggles-test.XXXXXX)
 cp -r "$top/tests" "$work/tests"
 cp "$top/META.json" "$top/pg_toggles.control" "$work/"
+mkdir -p "$work/bin" && cp "$top/pushd/toggles-pushd" "$work/bin/"
 [[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$work"
 
 total_passed=0
@@ -98,6 +99,7 @@ run_tap() {
 		PG_REGRESS="$PG_REGRESS" \
 		TOGGLES_TOOLS="$work/tests/tools" \
 		TOGGLES_TOP="$work" \
+		TOGGLES_PUSHD="$work/bin/toggles-pushd" \
 		prove --timer t/*.pl) > "$log" 2>&1
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
