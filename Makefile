@@ -66,7 +66,7 @@ install-pushd: $(PUSHD)
 
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config
+UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -75,6 +75,10 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 
 tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c -lcmocka
+
+tests/unit/test_cache: tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c $(wildcard pushd/*.h)
+	$(CC) $(UNIT_CFLAGS) -Ipushd $(shell pkg-config --cflags libwebsockets) -o $@ \
+		tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c -lcmocka
 
 unit-tests: $(UNIT_TESTS)
 

@@ -3,6 +3,11 @@
  *
  * An entry goes when it is older than pg_toggles.log_retention and outside the newest
  * pg_toggles.log_keep_versions versions, which are the window clients resume from.
+ * Pruning only ever removes a prefix of the log (every version below some bound): a
+ * reader that finds the oldest remaining version at or below the one it has knows that
+ * nothing after it is missing.  changed_at is the transaction's start, so a long
+ * transaction can carry an older changed_at than an earlier commit; the bound is
+ * therefore the first version that is still young, not each entry's own age.
  */
 #include "postgres.h"
 
@@ -13,11 +18,15 @@
 #include "pg_toggles.h"
 
 #define PRUNE_CHANGES \
-	"DELETE FROM toggles.changes " \
-	"WHERE changed_at OPERATOR(pg_catalog.<) " \
-	"      (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1)) " \
-	"  AND version OPERATOR(pg_catalog.<=) " \
-	"      ((SELECT pg_catalog.max(version) FROM toggles.changes) OPERATOR(pg_catalog.-) $2)"
+	"WITH bounds AS (" \
+	"  SELECT pg_catalog.max(version) AS newest, " \
+	"         pg_catalog.min(version) FILTER (WHERE changed_at OPERATOR(pg_catalog.>=) " \
+	"             (pg_catalog.now() OPERATOR(pg_catalog.-) pg_catalog.make_interval(secs => $1))) " \
+	"             AS first_young " \
+	"  FROM toggles.changes) " \
+	"DELETE FROM toggles.changes c USING bounds b " \
+	"WHERE c.version OPERATOR(pg_catalog.<=) (b.newest OPERATOR(pg_catalog.-) $2) " \
+	"  AND (b.first_young IS NULL OR c.version OPERATOR(pg_catalog.<) b.first_young)"
 
 PG_FUNCTION_INFO_V1(prune_changes);
 Datum

@@ -29,3 +29,14 @@ RESET pg_toggles.log_keep_versions;
 
 -- The snapshot's version survives pruning of everything but the last entry.
 SELECT (toggles.snapshot() ->> 'version')::bigint = :newest AS snapshot_version_kept;
+
+-- Pruning removes a prefix only: a young entry protects every later version, even one
+-- whose changed_at (its transaction's start) is older.
+INSERT INTO toggles.features (name) VALUES ('p1');
+INSERT INTO toggles.features (name) VALUES ('p2');
+INSERT INTO toggles.features (name) VALUES ('p3');
+UPDATE toggles.changes SET changed_at = now() - interval '40 days' WHERE name IN ('r3', 'p1', 'p3');
+SET pg_toggles.log_keep_versions = 1;
+SELECT toggles.prune_changes();
+SELECT left(name, 20) AS name FROM toggles.changes ORDER BY id;
+RESET pg_toggles.log_keep_versions;
