@@ -90,10 +90,20 @@ default_node_name(void)
 	return node;
 }
 
+/* lws reads the idle policy through this pointer, so a reload can change it. */
+static lws_retry_bo_t idle_policy;
+
+static void
+set_idle_policy(void)
+{
+	/* lws sends WebSocket pings to idle clients and hangs up on those that stay silent. */
+	idle_policy.secs_since_valid_ping = pushd.cfg.ping_interval_s;
+	idle_policy.secs_since_valid_hangup = pushd.cfg.ping_interval_s + pushd.cfg.pong_timeout_s;
+}
+
 static bool
 setup(void)
 {
-	static lws_retry_bo_t idle_policy;
 	struct lws_context_creation_info info;
 
 	log_min_level = pushd.cfg.log_level;
@@ -104,10 +114,7 @@ setup(void)
 	/* Quiet lws: its own notices would be chatter next to ours. */
 	lws_set_log_level(LLL_ERR, NULL);
 
-	/* lws sends WebSocket pings to idle clients and hangs up on those that stay silent. */
-	idle_policy.secs_since_valid_ping = pushd.cfg.ping_interval_s;
-	idle_policy.secs_since_valid_hangup = pushd.cfg.ping_interval_s + pushd.cfg.pong_timeout_s;
-
+	set_idle_policy();
 	memset(&info, 0, sizeof(info));
 	info.port = pushd.cfg.listen_port;
 	info.iface = pushd.cfg.listen_host[0] ? pushd.cfg.listen_host : NULL;
@@ -147,6 +154,7 @@ reload(void)
 		return;
 	}
 	log_min_level = pushd.cfg.log_level;
+	set_idle_policy();
 	log_info("settings reloaded%s%s", err[0] ? "; " : "", err);
 }
 
