@@ -124,14 +124,48 @@ reconnect_due(lws_sorted_usec_list_t *sul)
 	connect_begin();
 }
 
+/* one_line copies a libpq message with its line breaks folded, for a one-line log entry. */
+static void
+one_line(char *dst, size_t size, const char *src)
+{
+	size_t		n = 0;
+	bool		space = false;
+
+	for (; *src && n + 1 < size; src++)
+	{
+		if (*src == '\n' || *src == '\t' || *src == ' ')
+		{
+			space = n > 0;
+			continue;
+		}
+		if (space && n + 2 < size)
+			dst[n++] = ' ';
+		space = false;
+		dst[n++] = *src;
+	}
+	dst[n] = '\0';
+}
+
+static void
+log_notice(void *arg, const char *message)
+{
+	char		line[512];
+
+	(void) arg;
+	one_line(line, sizeof(line), message);
+	log_info("database: %s", line);
+}
+
 static void
 link_lost(const char *why)
 {
 	int			delay;
+	char		reason[512];
 
 	if (state == LINK_DOWN)
 		return;
-	log_warn("database link lost: %s", why);
+	one_line(reason, sizeof(reason), why);
+	log_warn("database link lost: %s", reason);
 	forget_raw();
 	if (conn)
 	{
@@ -239,6 +273,7 @@ connect_begin(void)
 		return;
 	}
 	state = LINK_CONNECTING;
+	PQsetNoticeProcessor(conn, log_notice, NULL);
 	lws_sul_schedule(pushd.context, 0, &connect_timer, connect_timeout, CONNECT_TIMEOUT_US);
 	watch_socket(true);
 }
@@ -312,7 +347,10 @@ handle_result(PGresult *res)
 
 	if (status == PGRES_FATAL_ERROR)
 	{
-		log_error("query failed: %s", PQresultErrorMessage(res));
+		char		line[512];
+
+		one_line(line, sizeof(line), PQresultErrorMessage(res));
+		log_error("query failed: %s", line);
 		query_failed = true;
 		PQclear(res);
 		return;
