@@ -100,7 +100,7 @@ run_tap() {
 		TOGGLES_TOOLS="$work/tests/tools" \
 		TOGGLES_TOP="$work" \
 		TOGGLES_PUSHD="$work/bin/toggles-pushd" \
-		prove --timer t/*.pl) > "$log" 2>&1
+		prove --timer ${TOGGLES_TAP_TESTS:-t/*.pl}) > "$log" 2>&1
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
 	# Per failed file: "t/x.pl (Wstat: W Tests: T Failed: F)"; a file that died with no
