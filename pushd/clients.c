@@ -5,8 +5,9 @@
  * costs more than that ring: when it is full, the ring is dropped and the client is
  * marked to receive, at its next write, one change computed from the resume window with
  * the latest state of everything it missed (or a snapshot when that is out of the
- * window).  A client that has missed more than --max-backlog-bytes since it last took a
- * message is closed with 4001.  Writes happen only in the WRITEABLE callback.
+ * window).  A client that has taken nothing for --max-stall seconds while more than
+ * --max-backlog-bytes were broadcast is closed with 4001; a slow client that keeps
+ * reading is coalesced, never culled.  Writes happen only in the WRITEABLE callback.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -76,13 +77,20 @@ close_soon(Client *c, int code, const char *reason)
 static void
 enqueue_for(Client *c, Msg *msg)
 {
+	int64_t		now;
+
 	if (c->close_code || c->waiting_future || msg->version <= c->sent_version)
 		return;
+	now = now_us();
+	if (c->stalled_since == 0)
+		c->stalled_since = now;
 	c->behind_bytes += msg->len;
-	if (c->behind_bytes > (size_t) pushd.cfg.max_backlog_bytes)
+	if (c->behind_bytes > (size_t) pushd.cfg.max_backlog_bytes &&
+		now - c->stalled_since > (int64_t) pushd.cfg.max_stall_s * 1000000)
 	{
-		log_warn("client %llu (%s): culled, %zu bytes behind", (unsigned long long) c->id,
-				 c->peer, c->behind_bytes);
+		log_warn("client %llu (%s): culled, took nothing for %lld s, %zu bytes behind",
+				 (unsigned long long) c->id, c->peer,
+				 (long long) ((now - c->stalled_since) / 1000000), c->behind_bytes);
 		metrics.culled++;
 		queue_clear(c);
 		close_soon(c, CLOSE_TOO_SLOW, "too slow");
@@ -270,6 +278,7 @@ write_msg(Client *c, Msg *msg)
 	{
 		c->sent_version = msg->version;
 		c->behind_bytes = 0;
+		c->stalled_since = 0;
 	}
 	return 0;
 }

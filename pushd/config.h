@@ -28,7 +28,8 @@ typedef struct PushdConfig
 	int			resume_window;		/* versions kept in memory for resume */
 	int			future_wait_ms;		/* how long a client ahead of us waits */
 	int			max_backlog;		/* queued messages per client before coalescing; reloadable */
-	int			max_backlog_bytes;	/* queued bytes per client before close 4001; reloadable */
+	int			max_backlog_bytes;	/* bytes a stalled client may miss before close 4001; reloadable */
+	int			max_stall_s;		/* ... and how long it must have taken nothing; reloadable */
 	int			max_client_frame;	/* largest client frame accepted, bytes */
 	int			ping_interval_s;	/* WebSocket ping to idle clients; reloadable */
 	int			pong_timeout_s;		/* no pong by then: the peer is dead */
