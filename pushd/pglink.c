@@ -338,6 +338,21 @@ start_catchup(void)
 	send_query(Q_CATCHUP, sync_catchup_sql(), 1, params);
 }
 
+static void
+start_load(void)
+{
+	char	   *sql = sync_load_sql();
+
+	load_wanted = false;
+	if (sql == NULL)
+	{
+		link_lost("out of memory");
+		return;
+	}
+	send_query(Q_LOAD, sql, 0, NULL);
+	free(sql);
+}
+
 /* handle_result takes one result of the query in flight; it owns res. */
 static void
 handle_result(PGresult *res)
@@ -376,9 +391,13 @@ handle_result(PGresult *res)
 			{
 				int			versions = sync_catchup_result(res, catchup_note_us);
 
-				if (notes_in_flight > versions)
+				if (versions < 0)
+					load_wanted = true;
+				else if (notes_in_flight > versions)
 					metrics.notifications_ignored += notes_in_flight - versions;
 			}
+			else
+				query_failed = true;
 			break;
 		case Q_JOB:
 			if (njobs > 0 && jobs[0].done)
@@ -412,7 +431,7 @@ query_finished(void)
 	inflight = Q_NONE;
 	if (done == Q_JOB)
 		job_finished();
-	if (failed && (done == Q_LISTEN || done == Q_PROBE || done == Q_LOAD))
+	if (failed && done != Q_JOB)
 	{
 		/* e.g. the extension is missing: retry with backoff rather than spin. */
 		PQfinish(conn);
@@ -427,12 +446,7 @@ query_finished(void)
 			return;
 		case Q_PROBE:
 			if (load_wanted)
-			{
-				char	   *sql = sync_load_sql();
-
-				send_query(Q_LOAD, sql, 0, NULL);
-				free(sql);
-			}
+				start_load();
 			else
 				start_catchup();	/* catch up (maybe on nothing), then be ready */
 			return;
@@ -442,6 +456,11 @@ query_finished(void)
 				became_ready();
 			break;
 		case Q_CATCHUP:
+			if (load_wanted)
+			{
+				start_load();
+				return;
+			}
 			if (state == LINK_SETUP)
 				became_ready();
 			break;

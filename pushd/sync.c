@@ -19,6 +19,17 @@
 	"version, operation, name, (new->>'is_active')::boolean, new->>'description', " \
 	"new->>'updated_at'"
 
+/*
+ * The catch-up also returns the epoch, in its first column: DROP and CREATE EXTENSION on a
+ * live link start a new history whose versions begin again at 1, which "version > last"
+ * alone would never see.
+ */
+#define CATCHUP_SQL \
+	"SELECT e.epoch, c.* FROM (SELECT toggles.epoch() AS epoch) e " \
+	"LEFT JOIN LATERAL (SELECT " CHANGE_COLUMNS ", id FROM toggles.changes " \
+	"                   WHERE version > $1) c ON true " \
+	"ORDER BY c.version, c.id"
+
 /* What a full load has read so far; installed when the load completes. */
 static struct
 {
@@ -146,7 +157,7 @@ json_string(cJSON *obj, const char *key)
  * transaction may write a toggle several times; its last row is the toggle's state.
  */
 static ToggleDelta *
-group_rows(PGresult *res, int first, int last, int *ndeltas)
+group_rows(PGresult *res, int col, int first, int last, int *ndeltas)
 {
 	ToggleDelta *deltas = calloc(last - first, sizeof(ToggleDelta));
 	int			n = 0;
@@ -154,7 +165,7 @@ group_rows(PGresult *res, int first, int last, int *ndeltas)
 
 	for (row = first; row < last; row++)
 	{
-		const char *name = PQgetvalue(res, row, 2);
+		const char *name = PQgetvalue(res, row, col + 2);
 		ToggleDelta *d = NULL;
 		int			i;
 
@@ -165,38 +176,45 @@ group_rows(PGresult *res, int first, int last, int *ndeltas)
 			d = &deltas[n++];
 		else
 			toggle_free(&d->state);
-		d->removed = strcmp(PQgetvalue(res, row, 1), "delete") == 0;
+		d->removed = strcmp(PQgetvalue(res, row, col + 1), "delete") == 0;
 		d->state.name = strdup(name);
-		d->state.version = int64_value(res, row, 0);
+		d->state.version = int64_value(res, row, col);
 		if (!d->removed)
 		{
-			d->state.active = PQgetvalue(res, row, 3)[0] == 't';
-			d->state.description = strdup(PQgetvalue(res, row, 4));
-			d->state.updated_at = PQgetisnull(res, row, 5) ? NULL : strdup(PQgetvalue(res, row, 5));
+			d->state.active = PQgetvalue(res, row, col + 3)[0] == 't';
+			d->state.description = strdup(PQgetvalue(res, row, col + 4));
+			d->state.updated_at = PQgetisnull(res, row, col + 5) ? NULL
+				: strdup(PQgetvalue(res, row, col + 5));
 		}
 	}
 	*ndeltas = n;
 	return deltas;
 }
 
-/* for_each_version calls fn for every version's rows, in order. */
+/*
+ * for_each_version calls fn for every version's rows, in order; the change columns start
+ * at col, and rows whose version is NULL (a catch-up that found nothing) are skipped.
+ */
 static int
-for_each_version(PGresult *res, void (*fn) (int64_t, ToggleDelta *, int, void *), void *arg)
+for_each_version(PGresult *res, int col, void (*fn) (int64_t, ToggleDelta *, int, void *),
+				 void *arg)
 {
 	int			nrows = PQntuples(res);
 	int			first = 0;
 	int			versions = 0;
 
+	while (first < nrows && PQgetisnull(res, first, col))
+		first++;
 	while (first < nrows)
 	{
-		int64_t		version = int64_value(res, first, 0);
+		int64_t		version = int64_value(res, first, col);
 		int			last = first + 1;
 		int			ndeltas;
 		ToggleDelta *deltas;
 
-		while (last < nrows && int64_value(res, last, 0) == version)
+		while (last < nrows && int64_value(res, last, col) == version)
 			last++;
-		deltas = group_rows(res, first, last, &ndeltas);
+		deltas = group_rows(res, col, first, last, &ndeltas);
 		fn(version, deltas, ndeltas, arg);
 		versions++;
 		first = last;
@@ -238,7 +256,7 @@ sync_load_done(void)
 		toggle_free(&t);
 	}
 	if (loading.window)
-		for_each_version(loading.window, add_to_window, NULL);
+		for_each_version(loading.window, 0, add_to_window, NULL);
 
 	/* Resume from V is exact when every change after V is in the window. */
 	floor = loading.version - pushd.cfg.resume_window;
@@ -259,7 +277,7 @@ sync_load_done(void)
 const char *
 sync_catchup_sql(void)
 {
-	return "SELECT " CHANGE_COLUMNS " FROM toggles.changes WHERE version > $1 ORDER BY version, id";
+	return CATCHUP_SQL;
 }
 
 static void
@@ -295,5 +313,12 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 int
 sync_catchup_result(PGresult *res, int64_t notified_us)
 {
-	return for_each_version(res, apply_and_broadcast, &notified_us);
+	if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), pushd.cache.epoch) != 0)
+	{
+		log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch,
+				 PQntuples(res) ? PQgetvalue(res, 0, 0) : "(none)");
+		metrics.epoch_changes++;
+		return -1;
+	}
+	return for_each_version(res, 1, apply_and_broadcast, &notified_us);
 }

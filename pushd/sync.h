@@ -24,7 +24,10 @@ extern void sync_load_done(void);
 
 extern const char *sync_catchup_sql(void);
 
-/* sync_catchup_result applies the catch-up rows; returns how many versions were new. */
+/*
+ * sync_catchup_result applies the catch-up rows; returns how many versions were new, or
+ * -1 when the epoch changed under a live link (a full load is needed).
+ */
 extern int	sync_catchup_result(PGresult *res, int64_t notified_us);
 
 #endif
