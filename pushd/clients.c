@@ -48,11 +48,33 @@ queue_clear(Client *c)
 	c->queue_start = 0;
 }
 
-static void
+/*
+ * queue_push appends msg; false when the client already holds --max-backlog messages.
+ * The ring starts small and doubles up to that limit, so idle clients cost little.
+ */
+static bool
 queue_push(Client *c, Msg *msg)
 {
+	if (c->queue_len == c->queue_cap)
+	{
+		int			newcap = c->queue_cap * 2;
+		Msg		  **bigger;
+		int			i;
+
+		if (newcap > pushd.cfg.max_backlog)
+			newcap = pushd.cfg.max_backlog;
+		if (newcap <= c->queue_cap || (bigger = malloc(newcap * sizeof(Msg *))) == NULL)
+			return false;
+		for (i = 0; i < c->queue_len; i++)
+			bigger[i] = c->queue[(c->queue_start + i) % c->queue_cap];
+		free(c->queue);
+		c->queue = bigger;
+		c->queue_cap = newcap;
+		c->queue_start = 0;
+	}
 	c->queue[(c->queue_start + c->queue_len) % c->queue_cap] = msg_ref(msg);
 	c->queue_len++;
+	return true;
 }
 
 static bool
@@ -98,14 +120,12 @@ enqueue_for(Client *c, Msg *msg)
 	}
 	if (c->needs_snapshot || c->coalesce)
 		return;					/* what it will get covers this message too */
-	if (c->queue_len == c->queue_cap)
+	if (!queue_push(c, msg))
 	{
 		metrics.coalesced++;
 		queue_clear(c);
 		c->coalesce = true;
 	}
-	else
-		queue_push(c, msg);
 	lws_callback_on_writable(c->wsi);
 }
 
@@ -227,7 +247,7 @@ client_open(Client *c, struct lws *wsi)
 	c->id = next_id++;
 	c->sent_version = -1;
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-	c->queue_cap = pushd.cfg.max_backlog;
+	c->queue_cap = pushd.cfg.max_backlog < 8 ? pushd.cfg.max_backlog : 8;
 	c->queue = calloc(c->queue_cap, sizeof(Msg *));
 	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
 		ua[0] = '\0';
@@ -335,8 +355,7 @@ reply(Client *c, const char *json)
 
 	if (msg == NULL)
 		return;
-	if (c->queue_len < c->queue_cap)
-		queue_push(c, msg);
+	queue_push(c, msg);			/* a client flooding pings past its backlog gets fewer answers */
 	msg_unref(msg);
 	lws_callback_on_writable(c->wsi);
 }
@@ -405,6 +424,8 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 {
 	Client	   *c = user;
 
+	if (c == NULL)
+		return 0;
 	switch (reason)
 	{
 		case LWS_CALLBACK_ESTABLISHED:

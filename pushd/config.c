@@ -71,7 +71,7 @@ static const Setting settings[] = {
 	{"future-wait", SETTING_INT, offsetof(PushdConfig, future_wait_ms), "5000", 0, INT_MAX,
 	 false, "ms", NULL, NULL,
 	 "wait for a client that has seen a newer version"},
-	{"max-backlog", SETTING_INT, offsetof(PushdConfig, max_backlog), "64", 1, INT_MAX,
+	{"max-backlog", SETTING_INT, offsetof(PushdConfig, max_backlog), "1024", 1, 65536,
 	 true, "messages", NULL, NULL,
 	 "messages queued per client before coalescing"},
 	{"max-backlog-bytes", SETTING_INT, offsetof(PushdConfig, max_backlog_bytes), "4194304",

@@ -111,6 +111,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	const char *path = in;
 
 	(void) len;
+	if (s == NULL)
+		return 0;				/* lws closes a request it refused before binding us */
 	switch (reason)
 	{
 		case LWS_CALLBACK_HTTP:

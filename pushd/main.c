@@ -47,9 +47,19 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			{
 				char		uri[128];
 
+				char		version[8];
+				char		key[64];
+
 				/* The stream lives at / and /v1/stream; other paths get no upgrade. */
 				if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
 					(strcmp(uri, "/") != 0 && strcmp(uri, "/v1/stream") != 0))
+					return 1;
+				/* RFC 6455: version 13 and a key of 16 bytes in base64 (24 characters). */
+				if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
+					strcmp(version, "13") != 0 ||
+					lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) != 24 ||
+					strcmp(key + 22, "==") != 0 ||
+					strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 22)
 					return 1;
 				return 0;
 			}

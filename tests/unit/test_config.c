@@ -198,8 +198,9 @@ test_defaults(void **state)
 	assert_int_equal(cfg.log_level, LOG_INFO);
 	assert_int_equal(cfg.resume_window, 1000);
 	assert_int_equal(cfg.future_wait_ms, 5000);
-	assert_int_equal(cfg.max_backlog, 64);
+	assert_int_equal(cfg.max_backlog, 1024);
 	assert_int_equal(cfg.max_backlog_bytes, 4194304);
+	assert_int_equal(cfg.max_stall_s, 10);
 	assert_int_equal(cfg.max_client_frame, 4096);
 	assert_int_equal(cfg.ping_interval_s, 30);
 	assert_int_equal(cfg.pong_timeout_s, 10);
