@@ -247,6 +247,9 @@ client_open(Client *c, struct lws *wsi)
 	c->id = next_id++;
 	c->sent_version = -1;
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
+	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
+		memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
 	c->queue_cap = pushd.cfg.max_backlog < 8 ? pushd.cfg.max_backlog : 8;
 	c->queue = calloc(c->queue_cap, sizeof(Msg *));
 	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
