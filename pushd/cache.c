@@ -228,7 +228,7 @@ cache_snapshot_msg(Cache *cache)
 		encode_snapshot(&buf, cache->epoch, cache->version, cache->toggles, cache->ntoggles);
 		if (buf.data == NULL)
 			return NULL;
-		cache->snapshot = msg_new(buf.data, buf.len, cache->version, 1);
+		cache->snapshot = msg_new(buf.data, buf.len, cache->version);
 		textbuf_free(&buf);
 		if (cache->snapshot == NULL)
 			return NULL;
@@ -309,7 +309,7 @@ cache_since(Cache *cache, int64_t since)
 
 	textbuf_init(&buf);
 	encode_change(&buf, cache->version, net, nnet);
-	msg = buf.data ? msg_new(buf.data, buf.len, cache->version, 0) : NULL;
+	msg = buf.data ? msg_new(buf.data, buf.len, cache->version) : NULL;
 	textbuf_free(&buf);
 	free(ranked);
 	free(net);

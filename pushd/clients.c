@@ -151,11 +151,10 @@ clients_broadcast(Msg *msg)
 }
 
 void
-clients_resync_all(bool first_load)
+clients_resync_all(void)
 {
 	Client	   *c;
 
-	(void) first_load;
 	for (c = head; c != NULL; c = c->next)
 	{
 		if (c->close_code)
@@ -354,7 +353,7 @@ write_next(Client *c)
 static void
 reply(Client *c, const char *json)
 {
-	Msg		   *msg = msg_new(json, strlen(json), -1, 0);
+	Msg		   *msg = msg_new(json, strlen(json), -1);
 
 	if (msg == NULL)
 		return;

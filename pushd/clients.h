@@ -52,7 +52,7 @@ extern Client *clients_first(void);
 extern void clients_broadcast(Msg *msg);
 
 /* clients_resync_all gives every client a snapshot (first load, new epoch, gap). */
-extern void clients_resync_all(bool first_load);
+extern void clients_resync_all(void);
 
 /* clients_close_all starts closing every client with code 1001 (shutdown). */
 extern void clients_close_all(void);

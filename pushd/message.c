@@ -8,7 +8,7 @@
 #include "message.h"
 
 Msg *
-msg_new(const char *json, size_t len, int64_t version, int is_snapshot)
+msg_new(const char *json, size_t len, int64_t version)
 {
 	Msg		   *msg = malloc(sizeof(Msg) + LWS_PRE + len + 1);
 
@@ -16,8 +16,6 @@ msg_new(const char *json, size_t len, int64_t version, int is_snapshot)
 		return NULL;
 	msg->refs = 1;
 	msg->version = version;
-	msg->is_snapshot = is_snapshot;
-	msg->born_us = 0;
 	msg->len = len;
 	msg->data = (unsigned char *) (msg + 1) + LWS_PRE;
 	memcpy(msg->data, json, len);

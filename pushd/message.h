@@ -12,14 +12,12 @@ typedef struct Msg
 {
 	int			refs;
 	int64_t		version;		/* the version a client has once it has this message */
-	int			is_snapshot;
-	int64_t		born_us;		/* when the triggering notification arrived, 0 if none */
 	size_t		len;
 	unsigned char *data;		/* len bytes, preceded by LWS_PRE bytes of headroom */
 } Msg;
 
 /* msg_new copies json (len bytes) into a new message with one reference. */
-extern Msg *msg_new(const char *json, size_t len, int64_t version, int is_snapshot);
+extern Msg *msg_new(const char *json, size_t len, int64_t version);
 extern Msg *msg_ref(Msg *msg);
 extern void msg_unref(Msg *msg);
 

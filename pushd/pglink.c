@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "clients.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -319,7 +318,7 @@ became_ready(void)
 	state = LINK_READY;
 	backoff_ms = 0;
 	lws_sul_cancel(&connect_timer);
-	registry_link_ready(!ever_ready);
+	registry_link_ready();
 	ever_ready = true;
 }
 

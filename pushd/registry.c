@@ -199,7 +199,7 @@ registry_stop(void)
 }
 
 void
-registry_link_ready(bool first)
+registry_link_ready(void)
 {
 	Client	   *c;
 
@@ -209,7 +209,6 @@ registry_link_ready(bool first)
 	 * Unlogged rows vanish in a crash or failover, and a predecessor under the same node
 	 * name may have left rows: start from nothing and register every live connection.
 	 */
-	(void) first;
 	drop_pending();
 	clear_node_first = true;
 	for (c = clients_first(); c != NULL; c = c->next)

@@ -12,7 +12,7 @@
 extern void registry_start(void);
 extern void registry_stop(void);
 /* registry_link_ready: after a (re)connect, (re)register every live connection. */
-extern void registry_link_ready(bool first);
+extern void registry_link_ready(void);
 extern void registry_client_open(Client *client, const char *user_agent);
 extern void registry_client_close(Client *client);
 

@@ -143,7 +143,7 @@ sync_load_result(PGresult *res, int index)
 	return true;
 }
 
-/* string_or_null copies a cJSON string, or NULL. */
+/* json_string copies a cJSON object's string member, or returns NULL. */
 static char *
 json_string(cJSON *obj, const char *key)
 {
@@ -233,7 +233,6 @@ void
 sync_load_done(void)
 {
 	Cache	   *cache = &pushd.cache;
-	bool		first_load = !cache->loaded;
 	cJSON	   *toggles = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "toggles");
 	cJSON	   *item;
 	int64_t		floor;
@@ -271,7 +270,7 @@ sync_load_done(void)
 	log_info("loaded %d toggles at version %lld of epoch %s (resume window from version %lld)",
 			 cache->ntoggles, (long long) cache->version, cache->epoch, (long long) cache->floor);
 	loading_clear();
-	clients_resync_all(first_load);
+	clients_resync_all();
 }
 
 const char *
@@ -294,7 +293,7 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 	}
 	textbuf_init(&buf);
 	encode_change(&buf, version, deltas, ndeltas);
-	msg = buf.data ? msg_new(buf.data, buf.len, version, 0) : NULL;
+	msg = buf.data ? msg_new(buf.data, buf.len, version) : NULL;
 	textbuf_free(&buf);
 	cache_apply(&pushd.cache, version, deltas, ndeltas);
 	metrics.changes_applied++;
@@ -303,7 +302,6 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 		log_error("out of memory serialising version %lld", (long long) version);
 		return;
 	}
-	msg->born_us = notified_us;
 	clients_broadcast(msg);
 	if (notified_us)
 		metrics_observe_latency((now_us() - notified_us) / 1e6);
