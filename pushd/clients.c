@@ -12,6 +12,7 @@
 #include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "clients.h"
 #include "log.h"
@@ -99,20 +100,18 @@ close_soon(Client *c, int code, const char *reason)
 static void
 enqueue_for(Client *c, Msg *msg)
 {
-	int64_t		now;
+	int64_t		stalled;
 
 	if (c->close_code || c->waiting_future || msg->version <= c->sent_version)
 		return;
-	now = now_us();
-	if (c->stalled_since == 0)
-		c->stalled_since = now;
 	c->behind_bytes += msg->len;
+	stalled = now_us() - c->last_writable;
 	if (c->behind_bytes > (size_t) pushd.cfg.max_backlog_bytes &&
-		now - c->stalled_since > (int64_t) pushd.cfg.max_stall_s * 1000000)
+		stalled > (int64_t) pushd.cfg.max_stall_s * 1000000)
 	{
 		log_warn("client %llu (%s): culled, took nothing for %lld s, %zu bytes behind",
-				 (unsigned long long) c->id, c->peer,
-				 (long long) ((now - c->stalled_since) / 1000000), c->behind_bytes);
+				 (unsigned long long) c->id, c->peer, (long long) (stalled / 1000000),
+				 c->behind_bytes);
 		metrics.culled++;
 		queue_clear(c);
 		close_soon(c, CLOSE_TOO_SLOW, "too slow");
@@ -245,6 +244,17 @@ client_open(Client *c, struct lws *wsi)
 	c->wsi = wsi;
 	c->id = next_id++;
 	c->sent_version = -1;
+	c->last_writable = now_us();
+	{
+		/*
+		 * What waits for a client in the kernel counts too: without a cap, autotuning
+		 * lets each stalled socket hold megabytes, and the stall would go unseen.  The
+		 * kernel doubles the value it is given.
+		 */
+		int			sndbuf = pushd.cfg.max_backlog_bytes / 2;
+
+		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
+	}
 	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
 	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
@@ -300,7 +310,6 @@ write_msg(Client *c, Msg *msg)
 	{
 		c->sent_version = msg->version;
 		c->behind_bytes = 0;
-		c->stalled_since = 0;
 	}
 	return 0;
 }
@@ -439,6 +448,8 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			client_closed(c);
 			break;
 		case LWS_CALLBACK_SERVER_WRITEABLE:
+			/* lws calls this only once what was written before has gone to the kernel. */
+			c->last_writable = now_us();
 			return write_next(c);
 		case LWS_CALLBACK_RECEIVE:
 			return client_receive(c, in, len);

@@ -31,7 +31,7 @@ typedef struct Client
 	bool		needs_snapshot;
 	bool		coalesce;		/* next write: everything after sent_version in one change */
 	size_t		behind_bytes;	/* bytes of messages broadcast since its last write */
-	int64_t		stalled_since;	/* when output began to wait for it; 0 = not waiting */
+	int64_t		last_writable;	/* when it last drained what it was sent (now_us) */
 
 	bool		waiting_future;
 	int64_t		resume_from;

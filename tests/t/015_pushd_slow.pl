@@ -79,7 +79,22 @@ my $m = $pushd->metrics;
 my $coalesced = $pushd->metric('pushd_coalesced_total', $m) // 0;
 my $culled = $pushd->metric('pushd_culled_clients_total', $m) // 0;
 diag("pushd_coalesced_total $coalesced, pushd_culled_clients_total $culled");
-ok($coalesced + $culled > 0, 'stalled clients were coalesced or culled');
+ok($coalesced > 0, 'stalled clients were coalesced');
+
+# Once they have taken nothing for --max-stall (2 s) with more than --max-backlog-bytes
+# broadcast meanwhile, the next change culls them; the reader, which reads, stays.
+PushdHelper::pump(3);
+$psql = PushdHelper::psql_script_bg($node, 'postgres', join '', map {
+	sprintf("UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'slow-%03d';\n", $_)
+} map { 1 + $_ % 200 } 1 .. 600);    # ~650 KB of changes: past --max-backlog-bytes
+is($psql->wait($PostgreSQL::Test::Utils::timeout_default), 0, '600 more transactions committed');
+$final = PushdHelper::current_version($node);
+ok(PushdHelper::wait_for([$reader], sub {
+	($pushd->metric('pushd_culled_clients_total') // 0) >= $slow_n }, 20, 'culling'),
+	"all $slow_n stalled clients were culled (4001)");
+$culled = $pushd->metric('pushd_culled_clients_total') // 0;
+ok(PushdHelper::all_reached([$reader], $final, 20), 'the reader got the change that culled them');
+ok(!$reader->closed, 'the reader is still open');
 
 # A stalled client the daemon gave up on was told why: 4001 (or it simply hung up when
 # the close frame could not be written).  Reading now drains what was queued.
