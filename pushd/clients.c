@@ -387,7 +387,7 @@ client_message(Client *c)
 	}
 	else
 	{
-		log_info("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
+		log_debug("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
 		reply(c, doc == NULL
 			  ? "{\"type\":\"error\",\"error\":\"invalid_json\",\"message\":\"messages are JSON objects\"}"
 			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":\"expected {\\\"type\\\":\\\"ping\\\"}\"}");

@@ -56,6 +56,7 @@ toggles(struct lws *wsi, Session *s)
 	char		match[300];
 	Msg		   *snap;
 	char	   *body;
+	size_t		len;
 
 	if (!pushd.cache.loaded)
 		return respond_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
@@ -68,11 +69,12 @@ toggles(struct lws *wsi, Session *s)
 	snap = cache_snapshot_msg(&pushd.cache);
 	if (snap == NULL)
 		return respond_text(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
-	body = malloc(snap->len);
+	len = snap->len;
+	body = malloc(len);
 	if (body)
-		memcpy(body, snap->data, snap->len);
+		memcpy(body, snap->data, len);
 	msg_unref(snap);
-	return respond(wsi, s, HTTP_STATUS_OK, "application/json", etag, body, body ? snap->len : 0);
+	return respond(wsi, s, HTTP_STATUS_OK, "application/json", etag, body, body ? len : 0);
 }
 
 static int
