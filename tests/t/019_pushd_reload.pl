@@ -34,7 +34,7 @@ sub wait_log
 	while (time < $deadline)
 	{
 		return 1 if $pushd->log_contents =~ $re;
-		select(undef, undef, undef, 0.1);
+		PushdHelper::pump(0.1);    # keeps the client's loop (and its sends) going
 	}
 	return 0;
 }
