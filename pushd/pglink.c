@@ -102,17 +102,22 @@ forget_raw(void)
 }
 
 static void
+job_free(Job *job)
+{
+	int			p;
+
+	free(job->sql);
+	for (p = 0; p < job->nparams; p++)
+		free(job->params[p]);
+}
+
+static void
 jobs_clear(void)
 {
 	int			i;
-	int			p;
 
 	for (i = 0; i < njobs; i++)
-	{
-		free(jobs[i].sql);
-		for (p = 0; p < jobs[i].nparams; p++)
-			free(jobs[i].params[p]);
-	}
+		job_free(&jobs[i]);
 	njobs = 0;
 }
 
@@ -411,11 +416,7 @@ handle_result(PGresult *res)
 static void
 job_finished(void)
 {
-	int			p;
-
-	free(jobs[0].sql);
-	for (p = 0; p < jobs[0].nparams; p++)
-		free(jobs[0].params[p]);
+	job_free(&jobs[0]);
 	memmove(&jobs[0], &jobs[1], (njobs - 1) * sizeof(Job));
 	njobs--;
 }

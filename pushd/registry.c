@@ -18,10 +18,11 @@
 #include "pushd.h"
 #include "registry.h"
 
+/* A connection opened but not yet written to toggles.connections. */
 typedef struct Pending
 {
 	uint64_t	id;
-	char	   *json;			/* NULL for a removal */
+	char	   *json;			/* its element of the register_connections batch */
 } Pending;
 
 static Pending *adds;
@@ -72,62 +73,71 @@ schedule(lws_sorted_usec_list_t *timer, sul_cb_t cb, int64_t us)
 	lws_sul_schedule(pushd.context, 0, timer, cb, (lws_usec_t) us);
 }
 
+/* flush_removals: one unregister_connections call for the collected closes. */
+static void
+flush_removals(void)
+{
+	TextBuf		ids;
+	const char *params[2] = {pushd.node, NULL};
+	int			i;
+
+	textbuf_init(&ids);
+	textbuf_puts(&ids, "{");
+	for (i = 0; i < nremovals; i++)
+		textbuf_printf(&ids, "%s%llu", i ? "," : "", (unsigned long long) removals[i]);
+	textbuf_puts(&ids, "}");
+	params[1] = ids.data;
+	if (ids.data &&
+		pglink_enqueue("SELECT toggles.unregister_connections($1, $2::bigint[])", 2, params,
+					   NULL, NULL))
+		nremovals = 0;
+	textbuf_free(&ids);
+}
+
+/* flush_adds: one register_connections call for the collected opens. */
+static void
+flush_adds(void)
+{
+	TextBuf		batch;
+	const char *params[2] = {pushd.node, NULL};
+	int			i;
+
+	textbuf_init(&batch);
+	textbuf_puts(&batch, "[");
+	for (i = 0; i < nadds; i++)
+	{
+		if (i)
+			textbuf_puts(&batch, ",");
+		textbuf_puts(&batch, adds[i].json);
+	}
+	textbuf_puts(&batch, "]");
+	params[1] = batch.data;
+	if (batch.data &&
+		pglink_enqueue("SELECT toggles.register_connections($1, $2::jsonb)", 2, params, NULL, NULL))
+	{
+		for (i = 0; i < nadds; i++)
+			free(adds[i].json);
+		nadds = 0;
+	}
+	textbuf_free(&batch);
+}
+
 static void
 flush(lws_sorted_usec_list_t *sul)
 {
-	char		node_param[512];
-	const char *params[2];
+	const char *node[1] = {pushd.node};
 
 	(void) sul;
-	snprintf(node_param, sizeof(node_param), "%s", pushd.node);
-	params[0] = node_param;
 	if (pglink_ready())
 	{
+		/* The node's old rows go first; the queue keeps the order. */
 		if (clear_node_first &&
-			pglink_enqueue("SELECT toggles.unregister_node($1)", 1, params, NULL, NULL))
+			pglink_enqueue("SELECT toggles.unregister_node($1)", 1, node, NULL, NULL))
 			clear_node_first = false;
 		if (!clear_node_first && nremovals > 0)
-		{
-			TextBuf		ids;
-			int			i;
-
-			textbuf_init(&ids);
-			textbuf_puts(&ids, "{");
-			for (i = 0; i < nremovals; i++)
-				textbuf_printf(&ids, "%s%llu", i ? "," : "", (unsigned long long) removals[i]);
-			textbuf_puts(&ids, "}");
-			params[1] = ids.data;
-			if (ids.data &&
-				pglink_enqueue("SELECT toggles.unregister_connections($1, $2::bigint[])", 2,
-							   params, NULL, NULL))
-				nremovals = 0;
-			textbuf_free(&ids);
-		}
+			flush_removals();
 		if (!clear_node_first && nadds > 0)
-		{
-			TextBuf		batch;
-			int			i;
-
-			textbuf_init(&batch);
-			textbuf_puts(&batch, "[");
-			for (i = 0; i < nadds; i++)
-			{
-				if (i)
-					textbuf_puts(&batch, ",");
-				textbuf_puts(&batch, adds[i].json);
-			}
-			textbuf_puts(&batch, "]");
-			params[1] = batch.data;
-			if (batch.data &&
-				pglink_enqueue("SELECT toggles.register_connections($1, $2::jsonb)", 2, params,
-							   NULL, NULL))
-			{
-				for (i = 0; i < nadds; i++)
-					free(adds[i].json);
-				nadds = 0;
-			}
-			textbuf_free(&batch);
-		}
+			flush_adds();
 	}
 	schedule(&flush_timer, flush, (int64_t) pushd.cfg.register_interval_ms * LWS_US_PER_MS);
 }

@@ -54,6 +54,17 @@ int64_value(PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
+/* epoch_is_current reports whether epoch is the cache's, logging and counting a change. */
+static bool
+epoch_is_current(const char *epoch)
+{
+	if (strcmp(epoch, pushd.cache.epoch) == 0)
+		return true;
+	log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch, epoch);
+	metrics.epoch_changes++;
+	return false;
+}
+
 bool
 sync_needs_load(PGresult *probe)
 {
@@ -64,12 +75,8 @@ sync_needs_load(PGresult *probe)
 
 	if (!cache->loaded)
 		return true;
-	if (strcmp(epoch, cache->epoch) != 0)
-	{
-		log_info("database epoch changed from %s to %s: full resync", cache->epoch, epoch);
-		metrics.epoch_changes++;
+	if (!epoch_is_current(epoch))
 		return true;
-	}
 	if (log_max <= cache->version)
 		return false;			/* nothing new */
 	/* Entries below log_min were pruned: the gap after our version must start at or after it. */
@@ -311,12 +318,7 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 int
 sync_catchup_result(PGresult *res, int64_t notified_us)
 {
-	if (PQntuples(res) < 1 || strcmp(PQgetvalue(res, 0, 0), pushd.cache.epoch) != 0)
-	{
-		log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch,
-				 PQntuples(res) ? PQgetvalue(res, 0, 0) : "(none)");
-		metrics.epoch_changes++;
+	if (!epoch_is_current(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "(none)"))
 		return -1;
-	}
 	return for_each_version(res, 1, apply_and_broadcast, &notified_us);
 }

@@ -59,33 +59,30 @@ run_unit() {
 	record unit "$passed" "$failed"
 }
 
-run_regress() {
-	local log="$work/regress.log"
-	echo "== pg_regress"
-	(cd "$work" && as_pg "$PG_REGRESS" \
-		--temp-instance="$work/regress-instance" \
+# run_pg_regress SUITE DRIVER ARGS...: pg_regress or pg_isolation_regress on its own
+# temporary instance, with the shared server settings; prints diffs of what failed.
+run_pg_regress() {
+	local suite=$1 driver=$2 log="$work/$1.log"
+	shift 2
+	echo "== $suite"
+	(cd "$work" && as_pg "$driver" \
+		--temp-instance="$work/$suite-instance" \
 		--temp-config="$work/tests/test.conf" \
 		--bindir="$PG_BINDIR" \
-		--inputdir="$work/tests" --outputdir="$work/regress" \
-		--schedule="$work/tests/regress_schedule") > "$log" 2>&1
+		--inputdir="$work/tests" --outputdir="$work/$suite" \
+		"$@") > "$log" 2>&1
 	cat "$log"
-	[[ -f $work/regress/regression.diffs ]] && cat "$work/regress/regression.diffs"
-	record regress $(pg_regress_counts "$log")
+	[[ -f $work/$suite/regression.diffs ]] && cat "$work/$suite/regression.diffs"
+	record "$suite" $(pg_regress_counts "$log")
+}
+
+run_regress() {
+	run_pg_regress regress "$PG_REGRESS" --schedule="$work/tests/regress_schedule"
 }
 
 run_isolation() {
-	local log="$work/isolation.log" specs
-	echo "== isolation"
-	specs=$(cd "$work/tests/specs" && ls *.spec | sed 's/\.spec$//')
-	(cd "$work" && as_pg "$PG_ISOLATION_REGRESS" \
-		--temp-instance="$work/isolation-instance" \
-		--temp-config="$work/tests/test.conf" \
-		--bindir="$PG_BINDIR" \
-		--inputdir="$work/tests" --outputdir="$work/isolation" \
-		$specs) > "$log" 2>&1
-	cat "$log"
-	[[ -f $work/isolation/regression.diffs ]] && cat "$work/isolation/regression.diffs"
-	record isolation $(pg_regress_counts "$log")
+	run_pg_regress isolation "$PG_ISOLATION_REGRESS" \
+		$(cd "$work/tests/specs" && ls *.spec | sed 's/\.spec$//')
 }
 
 run_tap() {
