@@ -18,7 +18,13 @@ OBJS = \
 	extension/change_log.o \
 	extension/epoch.o \
 	extension/retention.o \
-	extension/name_rule.o
+	extension/name_rule.o \
+	$(COMMON_OBJS)
+
+# common/: the rule language (docs/targeting.md), the same sources in the extension and
+# in toggles-pushd.
+COMMON_SRCS = $(wildcard common/*.c)
+COMMON_OBJS = $(patsubst %.c,%.o,$(COMMON_SRCS))
 
 # The current version's install script is generated from sql/pg_toggles.sql; released
 # versions' install scripts and every upgrade script are kept in sql/ as they shipped.
@@ -30,7 +36,7 @@ PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_con
 # -Wno-unused-parameter: PostgreSQL's own headers (ilist.h, bufpage.h) trip it, as does
 # the fmgr convention of PG_FUNCTION_ARGS in functions that take no argument.
 WARNINGS = -Wall -Wextra -Werror -Wno-unused-parameter
-PG_CFLAGS = $(WARNINGS)
+PG_CFLAGS = $(WARNINGS) -Icommon
 
 # No LLVM bitcode: triggers gain nothing from JIT inlining, and it would need clang.
 override with_llvm = no
@@ -45,15 +51,19 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 # toggles-pushd: plain make, C11, the same warnings.
 PUSHD = pushd/toggles-pushd
-PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c))
-PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) \
+PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
+	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS))
+PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
 PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson)
 PUSHD_BINDIR = /usr/local/bin
 
 all: $(PUSHD)
 
-pushd/%.o: pushd/%.c $(wildcard pushd/*.h)
+pushd/%.o: pushd/%.c $(wildcard pushd/*.h) $(wildcard common/*.h)
+	$(CC) $(PUSHD_CFLAGS) -c -o $@ $<
+
+pushd/common_%.o: common/%.c $(wildcard common/*.h)
 	$(CC) $(PUSHD_CFLAGS) -c -o $@ $<
 
 $(PUSHD): $(PUSHD_OBJS)
@@ -66,7 +76,8 @@ install-pushd: $(PUSHD)
 
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
-UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache
+UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
+	tests/unit/test_targeting
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -79,6 +90,13 @@ tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
 tests/unit/test_cache: tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c $(wildcard pushd/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd $(shell pkg-config --cflags libwebsockets) -o $@ \
 		tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c -lcmocka
+
+# The rule language against tests/vectors/targeting.json, with pushd's zoneinfo reader.
+tests/unit/test_targeting: tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zoneinfo.c \
+		$(wildcard common/*.h) pushd/zoneinfo.h
+	$(CC) $(UNIT_CFLAGS) -Icommon -Ipushd $(shell pkg-config --cflags libcjson) -o $@ \
+		tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zoneinfo.c \
+		$(shell pkg-config --libs libcjson) -lcmocka
 
 unit-tests: $(UNIT_TESTS)
 
