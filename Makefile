@@ -55,7 +55,7 @@ PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
 	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS))
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
-PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson)
+PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto)
 PUSHD_BINDIR = /usr/local/bin
 
 all: $(PUSHD)
@@ -77,7 +77,7 @@ install-pushd: $(PUSHD)
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
-	tests/unit/test_targeting
+	tests/unit/test_targeting tests/unit/test_tokens
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -97,6 +97,13 @@ tests/unit/test_targeting: tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zone
 	$(CC) $(UNIT_CFLAGS) -Icommon -Ipushd $(shell pkg-config --cflags libcjson) -o $@ \
 		tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zoneinfo.c \
 		$(shell pkg-config --libs libcjson) -lcmocka
+
+tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c pushd/tokens.c \
+		pushd/log.c pushd/config.c $(wildcard pushd/*.h)
+	$(CC) $(UNIT_CFLAGS) -Ipushd -I$(shell $(PG_CONFIG) --includedir) \
+		$(shell pkg-config --cflags libwebsockets) -o $@ tests/unit/test_tokens.c \
+		pushd/scope.c pushd/auth.c pushd/tokens.c pushd/log.c pushd/config.c \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto) -lcmocka
 
 unit-tests: $(UNIT_TESTS)
 

@@ -12,6 +12,7 @@ packages=(
 	libpq-dev
 	libwebsockets-dev        # toggles-pushd
 	libcjson-dev             # toggles-pushd
+	libssl-dev               # toggles-pushd: SHA-256 of client tokens, TLS
 	libipc-run-perl          # PostgreSQL::Test::Cluster
 	libmojolicious-perl      # WebSocket client of the TAP tests
 	libcmocka-dev            # C unit tests

@@ -1,0 +1,34 @@
+/*
+ * auth.h — where a client's token comes from (docs/security.md): an
+ * "Authorization: Bearer" header, a "token" query parameter, or, for browsers, which
+ * cannot set headers on a WebSocket, a second offered subprotocol next to pg-toggles.v1.
+ */
+#ifndef PUSHD_AUTH_H
+#define PUSHD_AUTH_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/* The WebSocket subprotocol pushd speaks (and the one a token may ride along with). */
+#define AUTH_SUBPROTOCOL "pg-toggles.v1"
+
+/* Longest token text accepted; ours are 68 characters. */
+#define AUTH_TOKEN_MAX 256
+
+/* auth_parse_bearer: the token of an Authorization header value, or NULL. */
+extern const char *auth_parse_bearer(const char *value, size_t *len);
+
+/*
+ * auth_parse_subprotocols: the first entry of a Sec-WebSocket-Protocol list other than
+ * AUTH_SUBPROTOCOL, or NULL.
+ */
+extern const char *auth_parse_subprotocols(const char *value, size_t *len);
+
+/*
+ * auth_token: copies the request's token into buf (size AUTH_TOKEN_MAX + 1) and returns
+ * its length, 0 when there is none; -1 when one is given but too long.
+ */
+extern int	auth_token(struct lws *wsi, char *buf, size_t buflen);
+
+#endif
