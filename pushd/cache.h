@@ -1,6 +1,7 @@
 /*
- * cache.h — pushd's in-memory state: the toggles, the epoch and version they are at, and
- * the resume window of recent transactions that resume and coalescing are served from.
+ * cache.h — pushd's in-memory state: the toggles (with their rules compiled), the epoch
+ * and version they are at, and the resume window of recent transactions that resume and
+ * coalescing are served from.
  */
 #ifndef PUSHD_CACHE_H
 #define PUSHD_CACHE_H
@@ -9,14 +10,24 @@
 #include <stdint.h>
 
 #include "message.h"
+#include "targeting.h"
 
 typedef struct Toggle
 {
 	char	   *name;
-	bool		active;
+	bool		active;			/* is_active: the kill switch */
 	int64_t		version;
 	char	   *description;
 	char	   *updated_at;
+	char	   *rules;			/* JSON text as read (deltas only; NULL = []) */
+	char	   *variants;		/* JSON text as read (deltas only; NULL = {}) */
+
+	/* Cached toggles only. */
+	int			slot;			/* stable index of its result in every group */
+	TgToggle   *compiled;		/* NULL: no rules and no variants, or broken */
+	char	   *broken;			/* why tg_compile refused it (evaluates as ERROR, off) */
+	bool		timed;			/* has window conditions: its result changes with time */
+	uint64_t	signature;		/* tg_time_signature when its results were last evaluated */
 } Toggle;
 
 /* What one transaction did to one toggle: its new state, or its removal. */
@@ -26,11 +37,12 @@ typedef struct ToggleDelta
 	Toggle		state;			/* state.name is always set */
 } ToggleDelta;
 
+/* The window keeps only which names each transaction wrote. */
 typedef struct WindowEntry
 {
 	int64_t		version;
-	int			ndeltas;
-	ToggleDelta *deltas;
+	int			nnames;
+	char	  **names;
 } WindowEntry;
 
 typedef struct Cache
@@ -38,43 +50,55 @@ typedef struct Cache
 	bool		loaded;
 	char	   *epoch;
 	int64_t		version;
+	const TgHooks *hooks;
 	Toggle	   *toggles;		/* sorted by name */
 	int			ntoggles;
 	int			cap;
+	int			ntimed;			/* toggles with window conditions */
+	int			slot_count;		/* slots handed out so far (groups size results by it) */
+	int		   *free_slots;		/* slots of removed toggles, reused first */
+	int			nfree_slots;
+	TgToggle  **retired;		/* compiled rules replaced, freed by cache_drop_retired */
+	int			nretired;
+	int			retired_cap;
 	WindowEntry *ring;			/* the last ring_cap transactions */
 	int			ring_cap;
 	int			ring_start;
 	int			ring_len;
 	int64_t		floor;			/* resume from V >= floor is exact */
-	Msg		   *snapshot;		/* serialised lazily, dropped on every change */
 } Cache;
 
-extern void cache_init(Cache *cache, int window);
+extern void cache_init(Cache *cache, int window, const TgHooks *hooks);
 extern void cache_free(Cache *cache);
 
 /* cache_reset empties the cache for a fresh load of epoch at version. */
 extern void cache_reset(Cache *cache, const char *epoch, int64_t version);
-extern void cache_put(Cache *cache, const Toggle *toggle);
+
+/*
+ * cache_put adds or replaces a toggle and compiles its rules; the rules it replaces stay
+ * allocated until cache_drop_retired, so that results pointing into them can still be
+ * compared with the new ones.
+ */
+extern const Toggle *cache_put(Cache *cache, const Toggle *toggle);
 extern const Toggle *cache_get(const Cache *cache, const char *name);
+extern Toggle *cache_get_mutable(Cache *cache, const char *name);
+extern void cache_drop_retired(Cache *cache);
 
 /* cache_window_add records a loaded transaction in the resume window only. */
-extern void cache_window_add(Cache *cache, int64_t version, ToggleDelta *deltas, int ndeltas);
+extern void cache_window_add(Cache *cache, int64_t version, const ToggleDelta *deltas, int ndeltas);
 
 /*
  * cache_apply applies one committed transaction: the toggles, the version and the
- * window.  Takes ownership of deltas.
+ * window.  The deltas stay the caller's.
  */
-extern void cache_apply(Cache *cache, int64_t version, ToggleDelta *deltas, int ndeltas);
-
-/* cache_snapshot_msg returns (a new reference to) the serialised snapshot. */
-extern Msg *cache_snapshot_msg(Cache *cache);
+extern void cache_apply(Cache *cache, int64_t version, const ToggleDelta *deltas, int ndeltas);
 
 /*
- * cache_since returns a change message with exactly what changed after version since, at
- * the cache's version; NULL when since is older than the window (the client needs a
- * snapshot).
+ * cache_touched_since returns the names written after version since, each once, sorted
+ * (the strings belong to the window); NULL when since is older than the window (the
+ * client needs a snapshot).  The caller frees the array.
  */
-extern Msg *cache_since(Cache *cache, int64_t since);
+extern const char **cache_touched_since(const Cache *cache, int64_t since, int *nnames);
 
 extern void toggle_free(Toggle *toggle);
 extern void deltas_free(ToggleDelta *deltas, int ndeltas);

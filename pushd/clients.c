@@ -8,6 +8,9 @@
  * window).  A client that has taken nothing for --max-stall seconds while more than
  * --max-backlog-bytes were broadcast is closed with 4001; a slow client that keeps
  * reading is coalesced, never culled.  Writes happen only in the WRITEABLE callback.
+ *
+ * Each client belongs to the group of its context (groups.c), whose messages it gets;
+ * a context given at the handshake or later in a context message picks the group.
  */
 #include <cjson/cJSON.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@
 #include <sys/socket.h>
 
 #include "clients.h"
+#include "context.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -23,6 +28,7 @@
 
 static Client *head;
 static int	nclients;
+static int	nwaiting;			/* clients waiting for a version from ahead */
 static uint64_t next_id = 1;
 
 int
@@ -102,7 +108,10 @@ enqueue_for(Client *c, Msg *msg)
 {
 	int64_t		stalled;
 
-	if (c->close_code || c->waiting_future || msg->version <= c->sent_version)
+	if (c->close_code || c->waiting_future)
+		return;
+	/* A schedule change repeats the version the client has; anything else is newer. */
+	if (msg->version < c->sent_version || (msg->version == c->sent_version && !msg->schedule))
 		return;
 	c->behind_bytes += msg->len;
 	stalled = now_us() - c->last_writable;
@@ -129,23 +138,41 @@ enqueue_for(Client *c, Msg *msg)
 }
 
 void
-clients_broadcast(Msg *msg)
+clients_broadcast_group(Group *group, Msg *msg)
 {
 	Client	   *c;
 
+	for (c = group->members; c != NULL; c = c->group_next)
+		enqueue_for(c, msg);
+}
+
+static void
+stop_waiting(Client *c)
+{
+	if (!c->waiting_future)
+		return;
+	c->waiting_future = false;
+	nwaiting--;
+	lws_sul_cancel(&c->future_timer);
+}
+
+void
+clients_version_advanced(void)
+{
+	Client	   *c;
+
+	if (nwaiting == 0)
+		return;
 	for (c = head; c != NULL; c = c->next)
 	{
 		if (c->waiting_future && pushd.cache.version >= c->resume_from)
 		{
 			/* The node caught up with a client that came from ahead. */
-			c->waiting_future = false;
-			lws_sul_cancel(&c->future_timer);
+			stop_waiting(c);
 			c->sent_version = c->resume_from;
 			c->coalesce = true;
 			lws_callback_on_writable(c->wsi);
-			continue;
 		}
-		enqueue_for(c, msg);
 	}
 }
 
@@ -160,8 +187,7 @@ clients_resync_all(void)
 			continue;
 		queue_clear(c);
 		c->coalesce = false;
-		c->waiting_future = false;
-		lws_sul_cancel(&c->future_timer);
+		stop_waiting(c);
 		c->needs_snapshot = true;
 		lws_callback_on_writable(c->wsi);
 	}
@@ -190,6 +216,7 @@ future_expired(lws_sorted_usec_list_t *sul)
 	log_info("client %llu (%s): version %lld did not arrive, sending a snapshot",
 			 (unsigned long long) c->id, c->peer, (long long) c->resume_from);
 	c->waiting_future = false;
+	nwaiting--;
 	c->needs_snapshot = true;
 	lws_callback_on_writable(c->wsi);
 }
@@ -227,6 +254,7 @@ start_stream(Client *c)
 	if (v > pushd.cache.version)
 	{
 		c->waiting_future = true;
+		nwaiting++;
 		lws_sul_schedule(pushd.context, 0, &c->future_timer, future_expired,
 						 (lws_usec_t) pushd.cfg.future_wait_ms * LWS_US_PER_MS);
 		return;
@@ -235,10 +263,51 @@ start_stream(Client *c)
 	c->coalesce = true;
 }
 
+/*
+ * handshake_group: the group of the context query parameter (none: {}).  NULL only when
+ * the context is refused, which clients_confirm_upgrade already did with a 400.
+ */
+static Group *
+handshake_group(struct lws *wsi)
+{
+	char	   *text = NULL;
+	size_t		len = 0;
+	char		err[256];
+	Group	   *g = NULL;
+
+	if (http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
+		g = group_acquire(text ? text : "", len, err, sizeof(err));
+	free(text);
+	return g;
+}
+
+int
+clients_confirm_upgrade(struct lws *wsi)
+{
+	char	   *text = NULL;
+	size_t		len = 0;
+	char		err[256];
+	bool		ok;
+
+	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
+	{
+		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
+		ok = false;
+	}
+	else
+		ok = text == NULL || group_context_valid(text, len, err, sizeof(err));
+	free(text);
+	if (ok)
+		return 0;
+	log_info("upgrade refused: invalid context: %s", err);
+	return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
+}
+
 static void
 client_open(Client *c, struct lws *wsi)
 {
 	char		ua[256];
+	Group	   *g;
 
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
@@ -263,6 +332,7 @@ client_open(Client *c, struct lws *wsi)
 	c->queue = calloc(c->queue_cap, sizeof(Msg *));
 	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
 		ua[0] = '\0';
+	c->user_agent = strdup(ua);
 
 	c->next = head;
 	if (head)
@@ -270,8 +340,15 @@ client_open(Client *c, struct lws *wsi)
 	head = c;
 	nclients++;
 
+	g = handshake_group(wsi);
+	if (g == NULL)
+	{
+		close_soon(c, CLOSE_BAD_CONTEXT, "invalid context");
+		return;
+	}
+	group_join(g, c);
 	start_stream(c);
-	registry_client_open(c, ua);
+	registry_client_open(c);
 	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
 	if (pushd.cache.loaded && has_output(c))
 		lws_callback_on_writable(wsi);
@@ -289,12 +366,14 @@ client_closed(Client *c)
 	if (c->next)
 		c->next->prev = c->prev;
 	nclients--;
-	lws_sul_cancel(&c->future_timer);
+	stop_waiting(c);
 	registry_client_close(c);
+	group_leave(c);
 	queue_clear(c);
 	free(c->queue);
 	free(c->rx);
 	free(c->registration);
+	free(c->user_agent);
 	log_debug("client %llu (%s): closed", (unsigned long long) c->id, c->peer);
 	c->wsi = NULL;
 }
@@ -312,6 +391,14 @@ write_msg(Client *c, Msg *msg)
 		c->behind_bytes = 0;
 	}
 	return 0;
+}
+
+/* is_stale: a queued change that what the client was sent since already covers. */
+static bool
+is_stale(const Client *c, const Msg *msg)
+{
+	return msg->version >= 0 &&
+		(msg->version < c->sent_version || (msg->version == c->sent_version && !msg->schedule));
 }
 
 /* write_next writes one message: the most urgent of what the client is owed. */
@@ -332,22 +419,27 @@ write_next(Client *c)
 	if (c->coalesce)
 	{
 		c->coalesce = false;
-		msg = cache_since(&pushd.cache, c->sent_version);
+		msg = group_since(c->group, c->sent_version);
 		if (msg == NULL)
 			c->needs_snapshot = true;
 	}
 	if (c->needs_snapshot)
 	{
+		/* Whatever set it dropped the versioned messages queued before. */
 		c->needs_snapshot = false;
 		msg_unref(msg);
-		msg = cache_snapshot_msg(&pushd.cache);
-		queue_clear(c);
+		msg = group_snapshot(c->group, NULL);
 	}
-	if (msg == NULL && c->queue_len > 0)
+	while (msg == NULL && c->queue_len > 0)
 	{
 		msg = c->queue[c->queue_start];
 		c->queue_start = (c->queue_start + 1) % c->queue_cap;
 		c->queue_len--;
+		if (is_stale(c, msg))
+		{
+			msg_unref(msg);
+			msg = NULL;
+		}
 	}
 	if (msg == NULL)
 		return 0;
@@ -371,13 +463,87 @@ reply(Client *c, const char *json)
 	lws_callback_on_writable(c->wsi);
 }
 
+/* reply_error queues an error message whose text is err. */
+static void
+reply_error(Client *c, const char *error, const char *message)
+{
+	TextBuf		buf;
+
+	textbuf_init(&buf);
+	textbuf_puts(&buf, "{\"type\":\"error\",\"error\":");
+	textbuf_json_string(&buf, error);
+	textbuf_puts(&buf, ",\"message\":");
+	textbuf_json_string(&buf, message);
+	textbuf_puts(&buf, "}");
+	if (buf.data)
+		reply(c, buf.data);
+	textbuf_free(&buf);
+}
+
+/* queue_drop_versioned drops the changes queued for a client, keeping pongs and errors. */
+static void
+queue_drop_versioned(Client *c)
+{
+	int			kept = 0;
+	int			i;
+
+	for (i = 0; i < c->queue_len; i++)
+	{
+		Msg		   *msg = c->queue[(c->queue_start + i) % c->queue_cap];
+
+		if (msg->version < 0)
+			c->queue[kept++] = msg;
+		else
+			msg_unref(msg);
+	}
+	c->queue_start = 0;
+	c->queue_len = kept;
+}
+
+/*
+ * change_context moves the client to the group of its new context and starts it over
+ * with that group's snapshot; an unacceptable context is answered with an error and
+ * changes nothing.
+ */
+static void
+change_context(Client *c)
+{
+	const char *raw;
+	size_t		len;
+	char		err[256];
+	Group	   *g;
+
+	if (!json_member_raw(c->rx, c->rx_len, "context", &raw, &len))
+	{
+		reply_error(c, "invalid_context", "expected {\"type\":\"context\",\"context\":{...}}");
+		return;
+	}
+	g = group_acquire(raw, len, err, sizeof(err));
+	if (g == NULL)
+	{
+		log_debug("client %llu (%s): context refused: %s", (unsigned long long) c->id, c->peer, err);
+		reply_error(c, "invalid_context", err);
+		return;
+	}
+	group_leave(c);
+	group_join(g, c);
+	registry_client_context(c);
+	queue_drop_versioned(c);
+	c->coalesce = false;
+	stop_waiting(c);
+	c->needs_snapshot = true;
+	lws_callback_on_writable(c->wsi);
+}
+
 static void
 client_message(Client *c)
 {
 	cJSON	   *doc = cJSON_ParseWithLength(c->rx, c->rx_len);
 	cJSON	   *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
 
-	if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
+	if (cJSON_IsString(type) && strcmp(type->valuestring, "context") == 0)
+		change_context(c);
+	else if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
 	{
 		char		pong[64];
 
@@ -390,7 +556,8 @@ client_message(Client *c)
 		log_debug("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
 		reply(c, doc == NULL
 			  ? "{\"type\":\"error\",\"error\":\"invalid_json\",\"message\":\"messages are JSON objects\"}"
-			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":\"expected {\\\"type\\\":\\\"ping\\\"}\"}");
+			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":"
+			  "\"expected {\\\"type\\\":\\\"ping\\\"} or {\\\"type\\\":\\\"context\\\",\\\"context\\\":{...}}\"}");
 	}
 	cJSON_Delete(doc);
 }

@@ -9,10 +9,12 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "groups.h"
 #include "message.h"
 
-/* Close code for a client culled for falling behind (docs/protocol.md). */
+/* Close codes of docs/protocol.md: culled for falling behind; a context refused late. */
 #define CLOSE_TOO_SLOW 4001
+#define CLOSE_BAD_CONTEXT 4400
 
 typedef struct Client
 {
@@ -22,6 +24,12 @@ typedef struct Client
 	uint64_t	id;
 	char		peer[64];
 	char	   *registration;	/* JSON object for toggles.connections */
+	char	   *user_agent;
+	char		connected_at[40];	/* RFC 3339, UTC */
+
+	Group	   *group;			/* whose results and messages it gets */
+	struct Client *group_next;	/* the group's members */
+	struct Client *group_prev;
 
 	Msg		  **queue;			/* ring of shared messages */
 	int			queue_cap;
@@ -48,8 +56,17 @@ typedef struct Client
 extern int	clients_count(void);
 extern Client *clients_first(void);
 
-/* clients_broadcast queues msg for every client (each takes a reference). */
-extern void clients_broadcast(Msg *msg);
+/* clients_broadcast_group queues msg for every client of group (each takes a reference). */
+extern void clients_broadcast_group(Group *group, Msg *msg);
+
+/* clients_version_advanced lets clients that resumed from ahead go on once caught up. */
+extern void clients_version_advanced(void);
+
+/*
+ * clients_confirm_upgrade checks a WebSocket upgrade's context: 0 to go on, 1 when it
+ * answered 400 itself (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE).
+ */
+extern int	clients_confirm_upgrade(struct lws *wsi);
 
 /* clients_resync_all gives every client a snapshot (first load, new epoch, gap). */
 extern void clients_resync_all(void);

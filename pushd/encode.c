@@ -150,12 +150,24 @@ textbuf_json_string(TextBuf *buf, const char *s)
 }
 
 void
-encode_toggle(TextBuf *buf, const Toggle *t)
+encode_toggle(TextBuf *buf, const Toggle *t, const TgResult *r)
 {
+	bool		active = r ? r->active : t->active;
+
 	textbuf_puts(buf, "{\"name\":");
 	textbuf_json_string(buf, t->name);
-	textbuf_printf(buf, ",\"active\":%s,\"version\":%lld,\"description\":",
-				   t->active ? "true" : "false", (long long) t->version);
+	textbuf_printf(buf, ",\"active\":%s,\"variant\":", active ? "true" : "false");
+	if (r && r->variant)
+	{
+		textbuf_json_string(buf, r->variant);
+		textbuf_puts(buf, ",\"value\":");
+		textbuf_puts(buf, r->value ? r->value : "null");
+	}
+	else
+		textbuf_puts(buf, "null");
+	textbuf_puts(buf, ",\"reason\":\"");
+	textbuf_puts(buf, tg_reason_name(r ? r->reason : (t->active ? TG_DEFAULT : TG_DISABLED)));
+	textbuf_printf(buf, "\",\"version\":%lld,\"description\":", (long long) t->version);
 	textbuf_json_string(buf, t->description ? t->description : "");
 	textbuf_puts(buf, ",\"updated_at\":");
 	if (t->updated_at)
@@ -165,50 +177,47 @@ encode_toggle(TextBuf *buf, const Toggle *t)
 	textbuf_puts(buf, "}");
 }
 
-void
-encode_snapshot(TextBuf *buf, const char *epoch, int64_t version, const Toggle *toggles,
-				int ntoggles)
+static void
+encode_toggles(TextBuf *buf, const Evaluated *toggles, int ntoggles)
 {
 	int			i;
 
-	textbuf_puts(buf, "{\"type\":\"snapshot\",\"epoch\":");
-	textbuf_json_string(buf, epoch ? epoch : "");
-	textbuf_printf(buf, ",\"version\":%lld,\"toggles\":[", (long long) version);
 	for (i = 0; i < ntoggles; i++)
 	{
 		if (i > 0)
 			textbuf_puts(buf, ",");
-		encode_toggle(buf, &toggles[i]);
+		encode_toggle(buf, toggles[i].toggle, toggles[i].result);
 	}
+}
+
+void
+encode_snapshot(TextBuf *buf, const char *epoch, int64_t version, const Evaluated *toggles,
+				int ntoggles)
+{
+	textbuf_puts(buf, "{\"type\":\"snapshot\",\"epoch\":");
+	textbuf_json_string(buf, epoch ? epoch : "");
+	textbuf_printf(buf, ",\"version\":%lld,\"toggles\":[", (long long) version);
+	encode_toggles(buf, toggles, ntoggles);
 	textbuf_puts(buf, "]}");
 }
 
 void
-encode_change(TextBuf *buf, int64_t version, const ToggleDelta *deltas, int ndeltas)
+encode_change(TextBuf *buf, int64_t version, const char *cause, const Evaluated *toggles,
+			  int ntoggles, const char *const *removed, int nremoved)
 {
 	int			i;
-	int			first = 1;
 
-	textbuf_printf(buf, "{\"type\":\"change\",\"version\":%lld,\"toggles\":[", (long long) version);
-	for (i = 0; i < ndeltas; i++)
-	{
-		if (deltas[i].removed)
-			continue;
-		if (!first)
-			textbuf_puts(buf, ",");
-		first = 0;
-		encode_toggle(buf, &deltas[i].state);
-	}
+	textbuf_printf(buf, "{\"type\":\"change\",\"version\":%lld,", (long long) version);
+	if (cause)
+		textbuf_printf(buf, "\"cause\":\"%s\",", cause);
+	textbuf_puts(buf, "\"toggles\":[");
+	encode_toggles(buf, toggles, ntoggles);
 	textbuf_puts(buf, "],\"removed\":[");
-	first = 1;
-	for (i = 0; i < ndeltas; i++)
+	for (i = 0; i < nremoved; i++)
 	{
-		if (!deltas[i].removed)
-			continue;
-		if (!first)
+		if (i > 0)
 			textbuf_puts(buf, ",");
-		first = 0;
-		textbuf_json_string(buf, deltas[i].state.name);
+		textbuf_json_string(buf, removed[i]);
 	}
 	textbuf_puts(buf, "]}");
 }

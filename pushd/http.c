@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "context.h"
 #include "encode.h"
+#include "groups.h"
 #include "http.h"
 #include "log.h"
 #include "metrics.h"
@@ -43,10 +45,104 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 	return 0;
 }
 
+/* The most fragments of a query string looked at; the rest are ignored. */
+#define MAX_QUERY_ARGS 64
+
+bool
+http_query_arg(struct lws *wsi, const char *name, size_t max, char **value, size_t *len)
+{
+	size_t		name_len = strlen(name);
+	int			i;
+
+	*value = NULL;
+	*len = 0;
+	for (i = 0; i < MAX_QUERY_ARGS; i++)
+	{
+		int			frag_len = lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_URI_ARGS, i);
+		char	   *frag;
+
+		if (frag_len <= (int) name_len)
+			continue;
+		frag = malloc(frag_len + 1);
+		if (frag == NULL)
+			return false;
+		if (lws_hdr_copy_fragment(wsi, frag, frag_len + 1, WSI_TOKEN_HTTP_URI_ARGS, i) < 0 ||
+			strncmp(frag, name, name_len) != 0 || frag[name_len] != '=')
+		{
+			free(frag);
+			continue;
+		}
+		*len = frag_len - name_len - 1;
+		if (*len > max)
+		{
+			free(frag);
+			*len = 0;
+			return false;
+		}
+		memmove(frag, frag + name_len + 1, *len + 1);
+		*value = frag;
+		return true;
+	}
+	return true;
+}
+
+/* error_body: {"error":...,"message":...} with a final newline; NULL when out of memory. */
+static char *
+error_body(const char *error, const char *message, size_t *len)
+{
+	TextBuf		buf;
+
+	textbuf_init(&buf);
+	textbuf_puts(&buf, "{\"error\":");
+	textbuf_json_string(&buf, error);
+	textbuf_puts(&buf, ",\"message\":");
+	textbuf_json_string(&buf, message);
+	textbuf_puts(&buf, "}\n");
+	*len = buf.len;
+	return buf.data;
+}
+
+int
+http_refuse(struct lws *wsi, int status, const char *error, const char *message)
+{
+	unsigned char out[LWS_PRE + 2048];
+	unsigned char *start = out + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = out + sizeof(out) - 1;
+	size_t		len;
+	char	   *body = error_body(error, message, &len);
+
+	if (body == NULL || len > 1024 ||
+		lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
+		lws_add_http_header_by_name(wsi, (const unsigned char *) "connection:",
+									(const unsigned char *) "close", 5, &p, end) ||
+		lws_finalize_http_header(wsi, &p, end))
+	{
+		free(body);
+		return -1;
+	}
+	memcpy(p, body, len);
+	p += len;
+	free(body);
+	/* Headers and body in one write: lws drops the connection right after. */
+	return lws_write(wsi, start, p - start, LWS_WRITE_HTTP_HEADERS) < (int) (p - start) ? -1 : 1;
+}
+
 static int
 respond_text(struct lws *wsi, Session *s, int status, const char *type, const char *text)
 {
 	return respond(wsi, s, status, type, NULL, strdup(text), strlen(text));
+}
+
+/*
+ * toggles_etag: epoch and version name the state; the hash of the body covers what the
+ * version alone does not (the context, windows that opened since).
+ */
+static void
+toggles_etag(char *etag, size_t size, uint64_t hash)
+{
+	snprintf(etag, size, "\"%s-%lld-%016llx\"", pushd.cache.epoch,
+			 (long long) pushd.cache.version, (unsigned long long) hash);
 }
 
 static int
@@ -54,21 +150,43 @@ toggles(struct lws *wsi, Session *s)
 {
 	char		etag[300];
 	char		match[300];
+	char		err[256];
+	char	   *context;
+	size_t		context_len;
+	Group	   *group;
 	Msg		   *snap;
+	uint64_t	hash = 0;
 	char	   *body;
 	size_t		len;
 
 	if (!pushd.cache.loaded)
 		return respond_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
 							"{\"error\":\"not_loaded\",\"message\":\"no snapshot yet\"}");
-	/* Epoch and version name the body exactly: both change whenever it would. */
-	snprintf(etag, sizeof(etag), "\"%s-%lld\"", pushd.cache.epoch, (long long) pushd.cache.version);
-	if (lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
-		strcmp(match, etag) == 0)
-		return respond(wsi, s, HTTP_STATUS_NOT_MODIFIED, "application/json", etag, NULL, 0);
-	snap = cache_snapshot_msg(&pushd.cache);
+	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &context, &context_len))
+	{
+		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
+		group = NULL;
+	}
+	else
+		group = group_acquire(context ? context : "", context_len, err, sizeof(err));
+	free(context);
+	if (group == NULL)
+	{
+		body = error_body("invalid_context", err, &len);
+		return respond(wsi, s, HTTP_STATUS_BAD_REQUEST, "application/json", NULL, body,
+					   body ? len : 0);
+	}
+	snap = group_snapshot(group, &hash);
+	group_release(group);
 	if (snap == NULL)
 		return respond_text(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
+	toggles_etag(etag, sizeof(etag), hash);
+	if (lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
+		strcmp(match, etag) == 0)
+	{
+		msg_unref(snap);
+		return respond(wsi, s, HTTP_STATUS_NOT_MODIFIED, "application/json", etag, NULL, 0);
+	}
 	len = snap->len;
 	body = malloc(len);
 	if (body)
@@ -101,7 +219,8 @@ metrics_page(struct lws *wsi, Session *s)
 	TextBuf		buf;
 
 	textbuf_init(&buf);
-	metrics_render(&buf, clients_count(), pushd.cache.version, pglink_ready() && pushd.cache.loaded);
+	metrics_render(&buf, clients_count(), groups_count(), pushd.cache.version,
+				   pglink_ready() && pushd.cache.loaded);
 	return respond(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", NULL, buf.data,
 				   buf.data ? buf.len : 0);
 }

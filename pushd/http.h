@@ -6,6 +6,7 @@
 #define PUSHD_HTTP_H
 
 #include <libwebsockets.h>
+#include <stdbool.h>
 
 #include "clients.h"
 
@@ -21,6 +22,20 @@ typedef struct Session
 	Client		client;			/* first: the WebSocket code sees a Client */
 	HttpReply	http;
 } Session;
+
+/*
+ * http_query_arg sets *value (malloc'd, NUL-terminated, URL-decoded; NULL when absent)
+ * and *len to query parameter name of the request; false when it is longer than max
+ * bytes.
+ */
+extern bool http_query_arg(struct lws *wsi, const char *name, size_t max, char **value,
+						   size_t *len);
+
+/*
+ * http_refuse answers status with a JSON body {"error":error,"message":message} at once,
+ * for a request lws is about to drop (an upgrade refused); returns 1.
+ */
+extern int	http_refuse(struct lws *wsi, int status, const char *error, const char *message);
 
 extern int	http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 						  void *user, void *in, size_t len);

@@ -13,11 +13,14 @@
 #include <unistd.h>
 
 #include "clients.h"
+#include "groups.h"
 #include "http.h"
 #include "log.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
+#include "schedule.h"
+#include "zoneinfo.h"
 
 Pushd		pushd;
 
@@ -33,6 +36,38 @@ now_us(void)
 	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
+int64_t
+wall_clock_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t) ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void *
+tg_alloc(void *arg, size_t size)
+{
+	(void) arg;
+	return malloc(size);
+}
+
+static void
+tg_free(void *arg, void *ptr)
+{
+	(void) arg;
+	free(ptr);
+}
+
+/* The evaluator's hooks: plain malloc, and time zones from the system's zoneinfo. */
+static const TgHooks targeting_hooks = {tg_alloc, tg_free, zoneinfo_local_time, NULL};
+
+/*
+ * Room for a request line carrying a context of CONTEXT_MAX bytes percent-encoded (three
+ * bytes each) and the usual headers.
+ */
+#define MAX_HTTP_HEADER_DATA (4 * 4096)
+
 /* The stream protocol gets HTTP and WebSocket events alike; route them. */
 static int
 stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -43,6 +78,9 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		case LWS_CALLBACK_HTTP_WRITEABLE:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return http_callback(wsi, reason, user, in, len);
+		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+			/* An unacceptable context is refused here, while HTTP can still say why. */
+			return clients_confirm_upgrade(wsi);
 		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 			{
 				char		uri[128];
@@ -118,7 +156,7 @@ setup(void)
 
 	log_min_level = pushd.cfg.log_level;
 	pushd.node = pushd.cfg.node[0] ? strdup(pushd.cfg.node) : default_node_name();
-	cache_init(&pushd.cache, pushd.cfg.resume_window);
+	cache_init(&pushd.cache, pushd.cfg.resume_window, &targeting_hooks);
 	srandom((unsigned) (now_us() ^ getpid()));
 
 	/* Quiet lws: its own notices would be chatter next to ours. */
@@ -132,6 +170,7 @@ setup(void)
 	info.vhost_name = "pushd";
 	info.retry_and_idle_policy = &idle_policy;
 	info.pt_serv_buf_size = 64 * 1024;
+	info.max_http_header_data = MAX_HTTP_HEADER_DATA;
 
 	pushd.context = lws_create_context(&info);
 	if (pushd.context == NULL)
@@ -192,6 +231,7 @@ teardown(void)
 		lws_service(pushd.context, 0);
 
 	registry_stop();
+	schedule_stop();
 	pglink_shutdown();
 	lws_context_destroy(pushd.context);
 	pushd.context = NULL;

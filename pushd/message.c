@@ -16,6 +16,7 @@ msg_new(const char *json, size_t len, int64_t version)
 		return NULL;
 	msg->refs = 1;
 	msg->version = version;
+	msg->schedule = false;
 	msg->len = len;
 	msg->data = (unsigned char *) (msg + 1) + LWS_PRE;
 	memcpy(msg->data, json, len);

@@ -5,6 +5,7 @@
 #ifndef PUSHD_MESSAGE_H
 #define PUSHD_MESSAGE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,7 @@ typedef struct Msg
 {
 	int			refs;
 	int64_t		version;		/* the version a client has once it has this message */
+	bool		schedule;		/* a change of time alone: same version as the last one */
 	size_t		len;
 	unsigned char *data;		/* len bytes, preceded by LWS_PRE bytes of headroom */
 } Msg;

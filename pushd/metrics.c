@@ -36,11 +36,20 @@ gauge(TextBuf *buf, const char *name, const char *help, double value)
 }
 
 void
-metrics_render(TextBuf *buf, int clients, int64_t last_version, int database_up)
+metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int database_up)
 {
 	int			i;
 
 	gauge(buf, "pushd_clients", "Connected WebSocket clients.", clients);
+	gauge(buf, "pushd_groups", "Client groups (distinct contexts), each evaluated once.", groups);
+	counter(buf, "pushd_evaluations_total", "Evaluations of a toggle for a group.",
+			metrics.evaluations);
+	counter(buf, "pushd_schedule_reevaluations_total",
+			"Times a time-dependent toggle's windows opened or closed.",
+			metrics.schedule_reevaluations);
+	counter(buf, "pushd_schedule_changes_total",
+			"Change messages with cause \"schedule\" (one per group whose results changed).",
+			metrics.schedule_changes);
 	counter(buf, "pushd_messages_sent_total", "Messages written to clients.", metrics.messages_sent);
 	counter(buf, "pushd_bytes_sent_total", "Message bytes written to clients.", metrics.bytes_sent);
 	counter(buf, "pushd_changes_applied_total", "Committed transactions applied to the cache.",

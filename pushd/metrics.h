@@ -22,6 +22,9 @@ typedef struct Metrics
 	uint64_t	culled;
 	uint64_t	notifications;
 	uint64_t	notifications_ignored;
+	uint64_t	evaluations;
+	uint64_t	schedule_reevaluations;
+	uint64_t	schedule_changes;
 	double		queue_usage;
 	uint64_t	latency_buckets[LATENCY_BUCKETS];
 	uint64_t	latency_count;
@@ -33,6 +36,7 @@ extern Metrics metrics;
 extern void metrics_observe_latency(double seconds);
 
 /* metrics_render appends the exposition text; gauges come from the caller's state. */
-extern void metrics_render(TextBuf *buf, int clients, int64_t last_version, int database_up);
+extern void metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version,
+						   int database_up);
 
 #endif

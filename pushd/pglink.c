@@ -385,10 +385,16 @@ handle_result(PGresult *res)
 				query_failed = true;
 			break;
 		case Q_LOAD:
-			if (!sync_load_result(res, index))
-				query_failed = true;
-			else if (index == 2)
-				return;			/* sync keeps the window result */
+			switch (sync_load_result(res, index))
+			{
+				case LOAD_FAILED:
+					query_failed = true;
+					break;
+				case LOAD_USED:
+					break;
+				case LOAD_KEPT:
+					return;
+			}
 			break;
 		case Q_CATCHUP:
 			if (status == PGRES_TUPLES_OK)

@@ -30,6 +30,9 @@ extern Pushd pushd;
 /* now_us: monotonic clock in microseconds. */
 extern int64_t now_us(void);
 
+/* wall_clock_us: CLOCK_REALTIME in microseconds since 1970, the instant rules see. */
+extern int64_t wall_clock_us(void);
+
 /* Protocol names: the first serves HTTP and the stream, the second the libpq socket. */
 #define PROTOCOL_STREAM "toggles-stream"
 #define PROTOCOL_PGLINK "toggles-pglink"

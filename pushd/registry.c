@@ -14,6 +14,7 @@
 #include "encode.h"
 #include "log.h"
 #include "metrics.h"
+#include "groups.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
@@ -23,6 +24,7 @@ typedef struct Pending
 {
 	uint64_t	id;
 	char	   *json;			/* its element of the register_connections batch */
+	bool		row_exists;		/* an update of a row written before (a new context) */
 } Pending;
 
 static Pending *adds;
@@ -44,7 +46,7 @@ tracking(void)
 }
 
 static void
-add_pending(uint64_t id, const char *json)
+add_pending(uint64_t id, const char *json, bool row_exists)
 {
 	if (nadds == capadds)
 	{
@@ -53,6 +55,7 @@ add_pending(uint64_t id, const char *json)
 	}
 	adds[nadds].id = id;
 	adds[nadds].json = strdup(json);
+	adds[nadds].row_exists = row_exists;
 	nadds++;
 }
 
@@ -223,23 +226,16 @@ registry_link_ready(void)
 	clear_node_first = true;
 	for (c = clients_first(); c != NULL; c = c->next)
 		if (c->registration)
-			add_pending(c->id, c->registration);
+			add_pending(c->id, c->registration, false);
 	flush(NULL);
 }
 
-void
-registry_client_open(Client *client, const char *user_agent)
+/* registration_json: the client's element of a register_connections batch. */
+static char *
+registration_json(const Client *client)
 {
 	TextBuf		json;
-	struct timeval tv;
-	struct tm	tm;
-	char		stamp[40];
 
-	if (!tracking())
-		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	textbuf_init(&json);
 	textbuf_printf(&json, "{\"id\":%llu,\"peer\":", (unsigned long long) client->id);
 	if (client->peer[0])
@@ -247,12 +243,53 @@ registry_client_open(Client *client, const char *user_agent)
 	else
 		textbuf_puts(&json, "null");
 	textbuf_puts(&json, ",\"user_agent\":");
-	textbuf_json_string(&json, user_agent ? user_agent : "");
-	textbuf_printf(&json, ",\"context\":{},\"connected_at\":\"%s.%06ldZ\"}", stamp, (long) tv.tv_usec);
-	if (json.data == NULL)
+	textbuf_json_string(&json, client->user_agent ? client->user_agent : "");
+	textbuf_puts(&json, ",\"context\":");
+	textbuf_puts(&json, client->group ? client->group->context : "{}");
+	textbuf_printf(&json, ",\"connected_at\":\"%s\"}", client->connected_at);
+	return json.data;
+}
+
+void
+registry_client_open(Client *client)
+{
+	struct timeval tv;
+	struct tm	tm;
+	char		stamp[24];
+
+	if (!tracking())
 		return;
-	client->registration = json.data;
-	add_pending(client->id, client->registration);
+	gettimeofday(&tv, NULL);
+	gmtime_r(&tv.tv_sec, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(client->connected_at, sizeof(client->connected_at), "%s.%06ldZ", stamp,
+			 (long) tv.tv_usec);
+	client->registration = registration_json(client);
+	if (client->registration)
+		add_pending(client->id, client->registration, false);
+}
+
+void
+registry_client_context(Client *client)
+{
+	char	   *json;
+	int			i;
+
+	if (!tracking() || client->registration == NULL || (json = registration_json(client)) == NULL)
+		return;
+	free(client->registration);
+	client->registration = json;
+	/* register_connections updates a row that exists: queue it again, once. */
+	for (i = 0; i < nadds; i++)
+	{
+		if (adds[i].id == client->id)
+		{
+			free(adds[i].json);
+			adds[i].json = strdup(json);
+			return;
+		}
+	}
+	add_pending(client->id, json, true);
 }
 
 void
@@ -266,11 +303,14 @@ registry_client_close(Client *client)
 	{
 		if (adds[i].id == client->id)
 		{
-			/* Never written: nothing to remove. */
+			bool		row_exists = adds[i].row_exists;
+
 			free(adds[i].json);
 			memmove(&adds[i], &adds[i + 1], (nadds - i - 1) * sizeof(Pending));
 			nadds--;
-			return;
+			if (!row_exists)
+				return;			/* never written: nothing to remove */
+			break;
 		}
 	}
 	if (nremovals == capremovals)

@@ -13,7 +13,9 @@ extern void registry_start(void);
 extern void registry_stop(void);
 /* registry_link_ready: after a (re)connect, (re)register every live connection. */
 extern void registry_link_ready(void);
-extern void registry_client_open(Client *client, const char *user_agent);
+extern void registry_client_open(Client *client);
+/* registry_client_context: the client's context changed; its row follows. */
+extern void registry_client_context(Client *client);
 extern void registry_client_close(Client *client);
 
 #endif

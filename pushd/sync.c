@@ -10,14 +10,34 @@
 
 #include "clients.h"
 #include "encode.h"
+#include "groups.h"
 #include "log.h"
 #include "metrics.h"
 #include "pushd.h"
+#include "schedule.h"
 #include "sync.h"
 
+/*
+ * Rules and variants are read through to_jsonb() of the row, which holds whatever
+ * columns the installed extension has: before 0.2.0 they are NULL, i.e. [] and {}.
+ */
 #define CHANGE_COLUMNS \
 	"version, operation, name, (new->>'is_active')::boolean, new->>'description', " \
-	"new->>'updated_at'"
+	"new->>'updated_at', new->>'rules', new->>'variants'"
+
+#define TARGETING_SQL \
+	"SELECT name, to_jsonb(f)->>'rules', to_jsonb(f)->>'variants' FROM toggles.features f " \
+	"ORDER BY name COLLATE \"C\""
+
+/* The statements of a full load, in the order of their results. */
+enum
+{
+	LOAD_BEGIN,
+	LOAD_SNAPSHOT,
+	LOAD_TARGETING,
+	LOAD_WINDOW,
+	LOAD_COMMIT
+};
 
 /*
  * The catch-up also returns the epoch, in its first column: DROP and CREATE EXTENSION on a
@@ -37,6 +57,7 @@ static struct
 	int64_t		version;
 	int64_t		log_min;
 	cJSON	   *snapshot;
+	PGresult   *targeting;
 	PGresult   *window;
 } loading;
 
@@ -98,6 +119,7 @@ sync_load_sql(void)
 				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 				 "SELECT toggles.snapshot()::text, "
 				 "(SELECT coalesce(min(version), 0) FROM toggles.changes); "
+				 TARGETING_SQL "; "
 				 "SELECT " CHANGE_COLUMNS " FROM toggles.changes "
 				 "WHERE version > (SELECT coalesce(max(version), 0) FROM toggles.changes) - %d "
 				 "ORDER BY version, id; "
@@ -112,20 +134,21 @@ loading_clear(void)
 {
 	free(loading.epoch);
 	cJSON_Delete(loading.snapshot);
+	PQclear(loading.targeting);
 	PQclear(loading.window);
 	memset(&loading, 0, sizeof(loading));
 }
 
-bool
+LoadResult
 sync_load_result(PGresult *res, int index)
 {
 	ExecStatusType status = PQresultStatus(res);
 
-	if (index == 0 || index == 3)
-		return status == PGRES_COMMAND_OK;
+	if (index == LOAD_BEGIN || index == LOAD_COMMIT)
+		return status == PGRES_COMMAND_OK ? LOAD_USED : LOAD_FAILED;
 	if (status != PGRES_TUPLES_OK)
-		return false;
-	if (index == 1)
+		return LOAD_FAILED;
+	if (index == LOAD_SNAPSHOT)
 	{
 		cJSON	   *epoch;
 		cJSON	   *version;
@@ -137,17 +160,25 @@ sync_load_result(PGresult *res, int index)
 		if (!cJSON_IsString(epoch) || !cJSON_IsNumber(version))
 		{
 			log_error("toggles.snapshot() returned an unexpected document");
-			return false;
+			return LOAD_FAILED;
 		}
 		loading.epoch = strdup(epoch->valuestring);
 		loading.version = (int64_t) version->valuedouble;
 		loading.log_min = int64_value(res, 0, 1);
-		return true;
+		return LOAD_USED;
 	}
-	/* index 2: the resume window; kept until the load completes. */
-	PQclear(loading.window);
-	loading.window = res;
-	return true;
+	/* The rules and the resume window are kept until the load completes. */
+	if (index == LOAD_TARGETING)
+	{
+		PQclear(loading.targeting);
+		loading.targeting = res;
+	}
+	else
+	{
+		PQclear(loading.window);
+		loading.window = res;
+	}
+	return LOAD_KEPT;
 }
 
 /* json_string copies a cJSON object's string member, or returns NULL. */
@@ -157,6 +188,12 @@ json_string(cJSON *obj, const char *key)
 	cJSON	   *item = cJSON_GetObjectItemCaseSensitive(obj, key);
 
 	return cJSON_IsString(item) ? strdup(item->valuestring) : NULL;
+}
+
+static char *
+nullable(PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
 }
 
 /*
@@ -190,8 +227,9 @@ group_rows(PGresult *res, int col, int first, int last, int *ndeltas)
 		{
 			d->state.active = PQgetvalue(res, row, col + 3)[0] == 't';
 			d->state.description = strdup(PQgetvalue(res, row, col + 4));
-			d->state.updated_at = PQgetisnull(res, row, col + 5) ? NULL
-				: strdup(PQgetvalue(res, row, col + 5));
+			d->state.updated_at = nullable(res, row, col + 5);
+			d->state.rules = nullable(res, row, col + 6);
+			d->state.variants = nullable(res, row, col + 7);
 		}
 	}
 	*ndeltas = n;
@@ -234,6 +272,33 @@ add_to_window(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 {
 	(void) arg;
 	cache_window_add(&pushd.cache, version, deltas, ndeltas);
+	deltas_free(deltas, ndeltas);
+}
+
+/* targeting_of finds a toggle's rules and variants in the load's rows (sorted by name). */
+static void
+targeting_of(Toggle *t)
+{
+	PGresult   *res = loading.targeting;
+	int			lo = 0;
+	int			hi = res ? PQntuples(res) - 1 : -1;
+
+	while (lo <= hi)
+	{
+		int			mid = (lo + hi) / 2;
+		int			cmp = strcmp(PQgetvalue(res, mid, 0), t->name);
+
+		if (cmp == 0)
+		{
+			t->rules = nullable(res, mid, 1);
+			t->variants = nullable(res, mid, 2);
+			return;
+		}
+		if (cmp < 0)
+			lo = mid + 1;
+		else
+			hi = mid - 1;
+	}
 }
 
 void
@@ -247,7 +312,7 @@ sync_load_done(void)
 	cache_reset(cache, loading.epoch, loading.version);
 	cJSON_ArrayForEach(item, toggles)
 	{
-		Toggle		t;
+		Toggle		t = {0};
 		cJSON	   *active = cJSON_GetObjectItemCaseSensitive(item, "active");
 		cJSON	   *version = cJSON_GetObjectItemCaseSensitive(item, "version");
 
@@ -258,6 +323,7 @@ sync_load_done(void)
 		t.version = cJSON_IsNumber(version) ? (int64_t) version->valuedouble : 0;
 		t.description = json_string(item, "description");
 		t.updated_at = json_string(item, "updated_at");
+		targeting_of(&t);
 		cache_put(cache, &t);
 		toggle_free(&t);
 	}
@@ -277,6 +343,8 @@ sync_load_done(void)
 	log_info("loaded %d toggles at version %lld of epoch %s (resume window from version %lld)",
 			 cache->ntoggles, (long long) cache->version, cache->epoch, (long long) cache->floor);
 	loading_clear();
+	groups_reload(wall_clock_us());
+	schedule_update();
 	clients_resync_all();
 }
 
@@ -290,29 +358,17 @@ static void
 apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 {
 	int64_t		notified_us = *(int64_t *) arg;
-	TextBuf		buf;
-	Msg		   *msg;
 
-	if (version <= pushd.cache.version)
+	if (version > pushd.cache.version)
 	{
-		deltas_free(deltas, ndeltas);
-		return;
+		groups_commit(version, deltas, ndeltas, wall_clock_us());
+		metrics.changes_applied++;
+		clients_version_advanced();
+		schedule_update();
+		if (notified_us)
+			metrics_observe_latency((now_us() - notified_us) / 1e6);
 	}
-	textbuf_init(&buf);
-	encode_change(&buf, version, deltas, ndeltas);
-	msg = buf.data ? msg_new(buf.data, buf.len, version) : NULL;
-	textbuf_free(&buf);
-	cache_apply(&pushd.cache, version, deltas, ndeltas);
-	metrics.changes_applied++;
-	if (msg == NULL)
-	{
-		log_error("out of memory serialising version %lld", (long long) version);
-		return;
-	}
-	clients_broadcast(msg);
-	if (notified_us)
-		metrics_observe_latency((now_us() - notified_us) / 1e6);
-	msg_unref(msg);
+	deltas_free(deltas, ndeltas);
 }
 
 int

@@ -18,8 +18,15 @@ extern bool sync_needs_load(PGresult *probe);
 /* sync_load_sql: the statements of a full load (one string, several results). */
 extern char *sync_load_sql(void);
 
+typedef enum LoadResult
+{
+	LOAD_FAILED,
+	LOAD_USED,					/* the caller frees the result */
+	LOAD_KEPT					/* sync keeps the result until the load completes */
+} LoadResult;
+
 /* sync_load_result consumes the full load's results, one call per result, in order. */
-extern bool sync_load_result(PGresult *res, int index);
+extern LoadResult sync_load_result(PGresult *res, int index);
 extern void sync_load_done(void);
 
 extern const char *sync_catchup_sql(void);

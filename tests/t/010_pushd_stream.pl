@@ -44,8 +44,11 @@ is($snap->{version}, $db_snapshot->{version}, 'snapshot version is the database 
 is_deeply([ map { $_->{name} } @{ $snap->{toggles} // [] } ],
 	[qw(beta-banner dark-mode new-checkout)], 'snapshot toggles sorted by name');
 is_deeply([ map { [ sort keys %$_ ] } @{ $snap->{toggles} // [] } ],
-	[ ([qw(active description name updated_at version)]) x 3 ],
-	'each toggle has name, active, version, description, updated_at');
+	[ ([qw(active description name reason updated_at variant version)]) x 3 ],
+	'each toggle has name, active, variant, reason, version, description, updated_at');
+is_deeply([ map { [ $_->{variant}, $_->{reason} ] } @{ $snap->{toggles} // [] } ],
+	[ map { [ undef, $_->{active} ? 'DEFAULT' : 'DISABLED' ] } @{ $snap->{toggles} // [] } ],
+	'a plain toggle: no variant, reason DEFAULT when on, DISABLED when off');
 for my $t (@{ $snap->{toggles} // [] })
 {
 	my ($want) = grep { $_->{name} eq $t->{name} } @{ $db_snapshot->{toggles} };
@@ -154,7 +157,7 @@ is($http_snap->{version}, $v_marker, 'GET /v1/toggles: current version');
 is(PushdHelper::state_string({ map { $_->{name} => PushdHelper::toggle_of($_) } @{ $http_snap->{toggles} // [] } }),
 	PushdHelper::state_string(PushdHelper::table_state($node)), 'GET /v1/toggles: the table');
 my $etag = $headers->{etag};
-is($etag, qq{"$epoch-$v_marker"}, 'ETag is "EPOCH-VERSION"');
+like($etag // '', qr/^"\Q$epoch\E-$v_marker-[0-9a-f]{16}"$/, 'ETag is "EPOCH-VERSION-BODYHASH"');
 
 ($status, undef, $body) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => $etag // '"none"' });
 is($status, 304, 'If-None-Match with the current ETag: 304');
@@ -166,7 +169,7 @@ PushdHelper::all_reached([$c], $v_flip, 10);
 ($status, $headers) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => $etag // '"none"' });
 is($status, 200, 'after a flip the old ETag no longer matches: 200');
 isnt($headers->{etag}, $etag, 'after a flip the ETag changes');
-is($headers->{etag}, qq{"$epoch-$v_flip"}, '... to the new version');
+like($headers->{etag} // '', qr/^"\Q$epoch\E-$v_flip-[0-9a-f]{16}"$/, '... naming the new version');
 
 # --- /healthz, /metrics --------------------------------------------------------------------
 ($status, $headers, $body) = $pushd->http_get('/healthz');
@@ -180,7 +183,8 @@ is($health->{version}, $v_flip, '/healthz: version');
 ($status, $headers, $body) = $pushd->http_get('/metrics');
 is($status, 200, '/metrics: 200');
 like($headers->{'content-type'} // '', qr{^text/plain}, '/metrics: text/plain');
-for my $name (qw(pushd_clients pushd_messages_sent_total pushd_bytes_sent_total
+for my $name (qw(pushd_clients pushd_groups pushd_evaluations_total pushd_schedule_reevaluations_total
+	pushd_schedule_changes_total pushd_messages_sent_total pushd_bytes_sent_total
 	pushd_changes_applied_total pushd_last_version pushd_epoch_changes_total pushd_database_up
 	pushd_reconnects_total pushd_coalesced_total pushd_culled_clients_total
 	pushd_notifications_total pushd_notifications_ignored_total pushd_notification_queue_usage

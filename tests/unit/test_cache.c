@@ -1,6 +1,7 @@
 /*
- * test_cache.c — unit tests of pushd's message encoding, cache and resume window
- * (pushd/encode.c, pushd/cache.c, pushd/message.c), under ASan/UBSan.
+ * test_cache.c — unit tests of pushd's message encoding, cache and resume window, and
+ * the canonical form of contexts (pushd/encode.c, pushd/cache.c, pushd/message.c,
+ * pushd/context.c, with the evaluator of common/), under ASan/UBSan.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,7 +13,33 @@
 #include <cmocka.h>
 
 #include "cache.h"
+#include "context.h"
 #include "encode.h"
+
+/* Hooks for the evaluator: plain malloc; every time zone is UTC. */
+static void *
+hook_alloc(void *arg, size_t size)
+{
+	(void) arg;
+	return malloc(size);
+}
+
+static void
+hook_free(void *arg, void *ptr)
+{
+	(void) arg;
+	free(ptr);
+}
+
+static bool
+hook_local_time(void *arg, const char *tz, int64_t t_us, int64_t *local_us)
+{
+	(void) arg;
+	*local_us = t_us;
+	return strcmp(tz, "UTC") == 0;
+}
+
+static const TgHooks hooks = {hook_alloc, hook_free, hook_local_time, NULL};
 
 static ToggleDelta *
 one_delta(const char *name, int removed, int active, int64_t version)
@@ -31,26 +58,49 @@ one_delta(const char *name, int removed, int active, int64_t version)
 	return d;
 }
 
-static char *
-msg_text(Msg *msg)
+/* apply_one applies a transaction of one delta and frees it. */
+static void
+apply_one(Cache *cache, int64_t version, ToggleDelta *d)
 {
-	char	   *s = strndup((const char *) msg->data, msg->len);
+	cache_apply(cache, version, d, 1);
+	deltas_free(d, 1);
+}
 
-	msg_unref(msg);
-	return s;
+/* touched: the names written after since, joined by ','; "(snapshot)" when out of the window. */
+static char *
+touched(Cache *cache, int64_t since)
+{
+	int			n;
+	const char **names = cache_touched_since(cache, since, &n);
+	TextBuf		buf;
+	int			i;
+
+	if (names == NULL)
+		return strdup("(snapshot)");
+	textbuf_init(&buf);
+	for (i = 0; i < n; i++)
+	{
+		if (i > 0)
+			textbuf_puts(&buf, ",");
+		textbuf_puts(&buf, names[i]);
+	}
+	free(names);
+	return buf.data;
 }
 
 static void
 test_encode_escapes(void **state)
 {
 	TextBuf		buf;
-	Toggle		t = {"quote\"back\\slash", 1, 7, "line\nbreak\ttab\x01 and \xc3\xa9", NULL};
+	Toggle		t = {.name = "quote\"back\\slash", .active = 1, .version = 7,
+	.description = "line\nbreak\ttab\x01 and \xc3\xa9"};
 
 	(void) state;
 	textbuf_init(&buf);
-	encode_toggle(&buf, &t);
+	encode_toggle(&buf, &t, NULL);
 	assert_string_equal(buf.data,
-						"{\"name\":\"quote\\\"back\\\\slash\",\"active\":true,\"version\":7,"
+						"{\"name\":\"quote\\\"back\\\\slash\",\"active\":true,\"variant\":null,"
+						"\"reason\":\"DEFAULT\",\"version\":7,"
 						"\"description\":\"line\\nbreak\\ttab\\u0001 and \xc3\xa9\",\"updated_at\":null}");
 	textbuf_free(&buf);
 }
@@ -59,25 +109,35 @@ static void
 test_encode_change_and_snapshot(void **state)
 {
 	TextBuf		buf;
-	ToggleDelta deltas[2] = {
-		{0, {"a", 1, 9000000000LL, "d", "t"}},
-		{1, {"gone", 0, 9000000000LL, NULL, NULL}},
-	};
-	Toggle		toggles[1] = {{"a", 0, 1, "", "t"}};
+	Toggle		a = {.name = "a", .active = 1, .version = 9000000000LL, .description = "d", .updated_at = "t"};
+	TgResult	on_blue = {.active = true, .reason = TG_TARGETING_MATCH, .variant = "blue",
+	.value = "{\"rgb\":[0,0,255]}", .rule = 0};
+	Evaluated	items[1] = {{&a, &on_blue}};
+	const char *removed[1] = {"gone"};
+	Toggle		off = {.name = "a", .active = 0, .version = 1, .description = "", .updated_at = "t"};
+	Evaluated	plain[1] = {{&off, NULL}};
 
 	(void) state;
 	textbuf_init(&buf);
-	encode_change(&buf, 9000000000LL, deltas, 2);
+	encode_change(&buf, 9000000000LL, NULL, items, 1, removed, 1);
 	assert_string_equal(buf.data,
 						"{\"type\":\"change\",\"version\":9000000000,\"toggles\":[{\"name\":\"a\",\"active\":true,"
+						"\"variant\":\"blue\",\"value\":{\"rgb\":[0,0,255]},\"reason\":\"TARGETING_MATCH\","
 						"\"version\":9000000000,\"description\":\"d\",\"updated_at\":\"t\"}],\"removed\":[\"gone\"]}");
 	textbuf_free(&buf);
 
 	textbuf_init(&buf);
-	encode_snapshot(&buf, "E", 1, toggles, 1);
+	encode_change(&buf, 5, "schedule", NULL, 0, NULL, 0);
+	assert_string_equal(buf.data,
+						"{\"type\":\"change\",\"version\":5,\"cause\":\"schedule\",\"toggles\":[],\"removed\":[]}");
+	textbuf_free(&buf);
+
+	textbuf_init(&buf);
+	encode_snapshot(&buf, "E", 1, plain, 1);
 	assert_string_equal(buf.data,
 						"{\"type\":\"snapshot\",\"epoch\":\"E\",\"version\":1,\"toggles\":[{\"name\":\"a\","
-						"\"active\":false,\"version\":1,\"description\":\"\",\"updated_at\":\"t\"}]}");
+						"\"active\":false,\"variant\":null,\"reason\":\"DISABLED\",\"version\":1,"
+						"\"description\":\"\",\"updated_at\":\"t\"}]}");
 	textbuf_free(&buf);
 }
 
@@ -97,73 +157,119 @@ test_textbuf_grows(void **state)
 }
 
 static void
-test_cache_sorted_and_snapshot_shared(void **state)
+test_cache_sorted_with_stable_slots(void **state)
 {
 	Cache		cache;
-	Msg		   *a;
-	Msg		   *b;
-	char	   *text;
+	int			slot_zeta;
 
 	(void) state;
-	cache_init(&cache, 10);
+	cache_init(&cache, 10, &hooks);
 	cache_reset(&cache, "E", 0);
-	cache_apply(&cache, 1, one_delta("zeta", 0, 1, 1), 1);
-	cache_apply(&cache, 2, one_delta("alpha", 0, 0, 2), 1);
-	cache_apply(&cache, 3, one_delta("mid", 0, 1, 3), 1);
+	apply_one(&cache, 1, one_delta("zeta", 0, 1, 1));
+	apply_one(&cache, 2, one_delta("alpha", 0, 0, 2));
+	apply_one(&cache, 3, one_delta("mid", 0, 1, 3));
 	assert_int_equal(cache.ntoggles, 3);
 	assert_string_equal(cache.toggles[0].name, "alpha");
 	assert_string_equal(cache.toggles[2].name, "zeta");
 
-	/* Serialised once: the same message until the next change. */
-	a = cache_snapshot_msg(&cache);
-	b = cache_snapshot_msg(&cache);
-	assert_ptr_equal(a, b);
-	msg_unref(b);
-	cache_apply(&cache, 4, one_delta("mid", 1, 0, 4), 1);
-	b = cache_snapshot_msg(&cache);
-	assert_ptr_not_equal(a, b);
-	assert_int_equal(b->version, 4);
-	text = msg_text(b);
-	assert_null(strstr(text, "\"mid\""));
-	free(text);
-	msg_unref(a);
+	/* Slots stay with their toggle while others come and go; a freed slot is reused. */
+	slot_zeta = cache_get(&cache, "zeta")->slot;
+	apply_one(&cache, 4, one_delta("mid", 1, 0, 4));
 	assert_null(cache_get(&cache, "mid"));
+	assert_int_equal(cache_get(&cache, "zeta")->slot, slot_zeta);
+	apply_one(&cache, 5, one_delta("beta", 0, 1, 5));
+	assert_int_equal(cache.slot_count, 3);
+	assert_int_equal(cache_get(&cache, "zeta")->slot, slot_zeta);
 	assert_true(cache_get(&cache, "zeta")->active);
 	cache_free(&cache);
 }
 
 static void
-test_resume_is_net_effect(void **state)
+test_rules_compiled_once(void **state)
+{
+	Cache		cache;
+	ToggleDelta *d;
+	const Toggle *t;
+	TgResult	r;
+	TgContext  *pro;
+	char		err[256];
+
+	(void) state;
+	cache_init(&cache, 10, &hooks);
+	cache_reset(&cache, "E", 0);
+	d = one_delta("beta", 0, 1, 1);
+	d->state.rules = strdup("[{\"when\": [{\"attribute\": \"plan\", \"op\": \"equals\", \"value\": \"pro\"}],"
+							" \"serve\": true}]");
+	apply_one(&cache, 1, d);
+	t = cache_get(&cache, "beta");
+	assert_non_null(t->compiled);
+	assert_null(t->broken);
+	assert_false(t->timed);
+	assert_null(t->rules);		/* the text is not kept */
+
+	pro = tg_context_parse("{\"plan\":\"pro\"}", 14, &hooks, err, sizeof(err));
+	assert_non_null(pro);
+	tg_evaluate(t->compiled, t->active, pro, 0, &hooks, &r);
+	assert_true(r.active);
+	assert_int_equal(r.reason, TG_TARGETING_MATCH);
+	tg_evaluate(t->compiled, t->active, NULL, 0, &hooks, &r);
+	assert_false(r.active);
+	tg_context_free(pro, &hooks);
+
+	/* A window makes it time-dependent; rules replaced wait in the retired list. */
+	d = one_delta("beta", 0, 1, 2);
+	d->state.rules = strdup("[{\"when\": [{\"window\": {\"from\": \"2026-01-01T00:00:00Z\"}}], \"serve\": true}]");
+	apply_one(&cache, 2, d);
+	assert_true(cache_get(&cache, "beta")->timed);
+	assert_int_equal(cache.ntimed, 1);
+	assert_int_equal(cache.nretired, 1);
+	cache_drop_retired(&cache);
+
+	/* Rules that do not compile: kept, marked broken, not time-dependent. */
+	d = one_delta("beta", 0, 1, 3);
+	d->state.rules = strdup("[{\"serve\": {\"variant\": \"nope\"}}]");
+	apply_one(&cache, 3, d);
+	t = cache_get(&cache, "beta");
+	assert_null(t->compiled);
+	assert_non_null(t->broken);
+	assert_int_equal(cache.ntimed, 0);
+	cache_free(&cache);
+}
+
+static void
+test_touched_since_is_net_names(void **state)
 {
 	Cache		cache;
 	char	   *text;
 
 	(void) state;
-	cache_init(&cache, 100);
+	cache_init(&cache, 100, &hooks);
 	cache_reset(&cache, "E", 10);
-	cache_apply(&cache, 11, one_delta("a", 0, 1, 11), 1);
-	cache_apply(&cache, 13, one_delta("b", 0, 1, 13), 1);
-	cache_apply(&cache, 14, one_delta("a", 0, 0, 14), 1);
-	cache_apply(&cache, 15, one_delta("b", 1, 0, 15), 1);
-	cache_apply(&cache, 16, one_delta("c", 1, 0, 16), 1);
-	cache_apply(&cache, 17, one_delta("c", 0, 1, 17), 1);
+	apply_one(&cache, 11, one_delta("a", 0, 1, 11));
+	apply_one(&cache, 13, one_delta("b", 0, 1, 13));
+	apply_one(&cache, 14, one_delta("a", 0, 0, 14));
+	apply_one(&cache, 15, one_delta("b", 1, 0, 15));
+	apply_one(&cache, 16, one_delta("c", 1, 0, 16));
+	apply_one(&cache, 17, one_delta("c", 0, 1, 17));
 
-	/* After 12: a changed twice (last: off), b added then removed, c removed then re-added. */
-	text = msg_text(cache_since(&cache, 12));
-	assert_non_null(strstr(text, "\"version\":17,"));
-	assert_non_null(strstr(text, "{\"name\":\"a\",\"active\":false,\"version\":14"));
-	assert_non_null(strstr(text, "{\"name\":\"c\",\"active\":true,\"version\":17"));
-	assert_non_null(strstr(text, "\"removed\":[\"b\"]"));
+	/* After 12: a twice, b added then removed, c removed then re-added: each name once. */
+	text = touched(&cache, 12);
+	assert_string_equal(text, "a,b,c");
 	free(text);
+	assert_null(cache_get(&cache, "b"));
+	assert_false(cache_get(&cache, "a")->active);
 
-	/* Up to date: an empty change at the current version. */
-	text = msg_text(cache_since(&cache, 17));
-	assert_string_equal(text, "{\"type\":\"change\",\"version\":17,\"toggles\":[],\"removed\":[]}");
+	/* Up to date: nothing. */
+	text = touched(&cache, 17);
+	assert_string_equal(text, "");
 	free(text);
 
 	/* Before the window's floor: no exact answer, a snapshot is needed. */
-	assert_null(cache_since(&cache, 9));
-	assert_non_null(text = msg_text(cache_since(&cache, 10)));
+	text = touched(&cache, 9);
+	assert_string_equal(text, "(snapshot)");
+	free(text);
+	text = touched(&cache, 10);
+	assert_string_equal(text, "a,b,c");
 	free(text);
 	cache_free(&cache);
 }
@@ -176,21 +282,23 @@ test_window_eviction_moves_floor(void **state)
 	char	   *text;
 
 	(void) state;
-	cache_init(&cache, 10);
+	cache_init(&cache, 10, &hooks);
 	cache_reset(&cache, "E", 0);
 	for (v = 1; v <= 1000; v++)
 	{
 		char		name[16];
 
 		snprintf(name, sizeof(name), "t%d", v % 7);
-		cache_apply(&cache, v * 2, one_delta(name, 0, v % 2, v * 2), 1);
+		apply_one(&cache, v * 2, one_delta(name, 0, v % 2, v * 2));
 	}
 	assert_int_equal(cache.ring_len, 10);
 	/* The ten newest are 1982..2000; resuming from 1980 (the last evicted) is exact. */
 	assert_int_equal(cache.floor, 1980);
-	assert_null(cache_since(&cache, 1979));
-	text = msg_text(cache_since(&cache, 1980));
-	assert_non_null(strstr(text, "\"version\":2000,"));
+	text = touched(&cache, 1979);
+	assert_string_equal(text, "(snapshot)");
+	free(text);
+	text = touched(&cache, 1996);
+	assert_string_equal(text, "t5,t6");
 	free(text);
 	cache_free(&cache);
 }
@@ -199,17 +307,83 @@ static void
 test_reset_clears_window(void **state)
 {
 	Cache		cache;
+	char	   *text;
 
 	(void) state;
-	cache_init(&cache, 10);
+	cache_init(&cache, 10, &hooks);
 	cache_reset(&cache, "E1", 5);
-	cache_apply(&cache, 6, one_delta("a", 0, 1, 6), 1);
+	apply_one(&cache, 6, one_delta("a", 0, 1, 6));
 	cache_reset(&cache, "E2", 3);
 	assert_string_equal(cache.epoch, "E2");
 	assert_int_equal(cache.ntoggles, 0);
 	assert_int_equal(cache.ring_len, 0);
-	assert_null(cache_since(&cache, 2));
+	assert_int_equal(cache.slot_count, 0);
+	text = touched(&cache, 2);
+	assert_string_equal(text, "(snapshot)");
+	free(text);
 	cache_free(&cache);
+}
+
+/* canonical: the canonical text of a context, or "error: ..." */
+static char *
+canonical(const char *json)
+{
+	TextBuf		buf;
+	char		err[128];
+
+	textbuf_init(&buf);
+	if (!context_canonical(json, strlen(json), &buf, err, sizeof(err)))
+	{
+		textbuf_free(&buf);
+		textbuf_init(&buf);
+		textbuf_puts(&buf, "error: ");
+		textbuf_puts(&buf, err);
+	}
+	return buf.data;
+}
+
+static void
+test_context_canonical(void **state)
+{
+	static const char *const cases[][2] = {
+		{"{}", "{}"},
+		{" { \"b\" : 1 , \"a\" : [ 2 , {\"z\":null,\"y\":true} ] } ", "{\"a\":[2,{\"y\":true,\"z\":null}],\"b\":1}"},
+		/* numbers as written: two keys past 2^53 stay apart */
+		{"{\"key\":9007199254740993}", "{\"key\":9007199254740993}"},
+		{"{\"key\":-1.5e+3,\"s\":\"\\u00e9\\\"\"}", "{\"key\":-1.5e+3,\"s\":\"\\u00e9\\\"\"}"},
+		/* duplicate keys keep their order */
+		{"{\"a\":2,\"b\":0,\"a\":1}", "{\"a\":2,\"a\":1,\"b\":0}"},
+		{"[1]", "error: expected a JSON object at byte 0"},
+		{"{\"a\":}", "error: unexpected character at byte 5"},
+		{"{\"a\":1} x", "error: text after the object at byte 8"},
+		{"{\"a\":01}", "error: expected ',' or '}' at byte 6"},
+		{"{\"a\":\"\\x\"}", "error: bad escape at byte 7"},
+	};
+	size_t		i;
+
+	(void) state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+	{
+		char	   *got = canonical(cases[i][0]);
+
+		assert_string_equal(got, cases[i][1]);
+		free(got);
+	}
+}
+
+static void
+test_json_member_raw(void **state)
+{
+	const char *msg = "{\"type\":\"context\", \"context\" : {\"b\":[1,\"}\"]} }";
+	const char *value;
+	size_t		len;
+
+	(void) state;
+	assert_true(json_member_raw(msg, strlen(msg), "context", &value, &len));
+	assert_int_equal(len, strlen("{\"b\":[1,\"}\"]}"));
+	assert_memory_equal(value, "{\"b\":[1,\"}\"]}", len);
+	assert_false(json_member_raw(msg, strlen(msg), "missing", &value, &len));
+	assert_false(json_member_raw("[1]", 3, "context", &value, &len));
 }
 
 int
@@ -219,10 +393,13 @@ main(void)
 		cmocka_unit_test(test_encode_escapes),
 		cmocka_unit_test(test_encode_change_and_snapshot),
 		cmocka_unit_test(test_textbuf_grows),
-		cmocka_unit_test(test_cache_sorted_and_snapshot_shared),
-		cmocka_unit_test(test_resume_is_net_effect),
+		cmocka_unit_test(test_cache_sorted_with_stable_slots),
+		cmocka_unit_test(test_rules_compiled_once),
+		cmocka_unit_test(test_touched_since_is_net_names),
 		cmocka_unit_test(test_window_eviction_moves_floor),
 		cmocka_unit_test(test_reset_clears_window),
+		cmocka_unit_test(test_context_canonical),
+		cmocka_unit_test(test_json_member_raw),
 	};
 	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
 

@@ -1,0 +1,86 @@
+/*
+ * groups.h — clients grouped by what they may see: one Group per distinct context, which
+ * holds the parsed context, the current result of every toggle for it and its serialised
+ * snapshot, so that evaluation and serialisation happen once per group, never per client.
+ */
+#ifndef PUSHD_GROUPS_H
+#define PUSHD_GROUPS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache.h"
+#include "message.h"
+#include "targeting.h"
+
+struct Client;
+
+typedef struct Group
+{
+	struct Group *next;			/* every group */
+	struct Group *prev;
+	struct Group *hash_next;	/* the group table's chain */
+	uint32_t	hash;
+	char	   *key;			/* what the table is keyed by (group_key) */
+	char	   *context;		/* canonical context text */
+	TgContext  *parsed;
+	TgResult   *results;		/* by toggle slot, current for every cached toggle */
+	int			nresults;		/* allocated */
+	int			refs;			/* clients and requests holding it */
+	struct Client *members;		/* clients, linked through Client.group_next */
+	Msg		   *snapshot;		/* serialised lazily, dropped on every change */
+	uint64_t	snapshot_hash;	/* FNV-1a of the snapshot's text (ETags) */
+} Group;
+
+/*
+ * group_acquire returns (a new reference to) the group of a client context given as JSON
+ * text (len 0: {}), evaluated for the current cache when new; NULL with a message in err
+ * when the context is not acceptable.
+ */
+extern Group *group_acquire(const char *context, size_t len, char *err, size_t errlen);
+extern void group_release(Group *group);
+
+/* group_context_valid: whether group_acquire would take the context (nothing is kept). */
+extern bool group_context_valid(const char *context, size_t len, char *err, size_t errlen);
+
+/* group_join makes client a member (taking over one reference); group_leave undoes it. */
+extern void group_join(Group *group, struct Client *client);
+extern void group_leave(struct Client *client);
+
+/*
+ * group_visible: whether the group's clients may know of toggle name at all.  Every path
+ * that tells a client about a toggle (snapshot, change, removal, resume, /v1/toggles)
+ * asks it; scoped client tokens will narrow it.
+ */
+extern bool group_visible(const Group *group, const char *name);
+
+/* group_snapshot returns (a new reference to) the group's snapshot; its hash in *hash. */
+extern Msg *group_snapshot(Group *group, uint64_t *hash);
+
+/*
+ * group_since returns a change at the cache's version with the group's current result of
+ * every toggle written after version since and of every time-dependent toggle, and the
+ * removed names; NULL when since is older than the resume window.
+ */
+extern Msg *group_since(Group *group, int64_t since);
+
+/*
+ * groups_commit applies one committed transaction to the cache and sends each group a
+ * change with only what changed for it (nothing when nothing did).  The deltas stay the
+ * caller's.
+ */
+extern void groups_commit(int64_t version, const ToggleDelta *deltas, int ndeltas, int64_t at_us);
+
+/* groups_reload re-evaluates every group after a full load. */
+extern void groups_reload(int64_t at_us);
+
+/*
+ * groups_time_changed re-evaluates toggles whose windows moved at instant at_us, and
+ * sends each group whose results changed a change with cause "schedule".
+ */
+extern void groups_time_changed(Toggle *const *toggles, int ntoggles, int64_t at_us);
+
+extern int	groups_count(void);
+
+#endif
