@@ -19,6 +19,7 @@ OBJS = \
 	extension/epoch.o \
 	extension/retention.o \
 	extension/name_rule.o \
+	extension/targeting_sql.o \
 	$(COMMON_OBJS)
 
 # common/: the rule language (docs/targeting.md), the same sources in the extension and
@@ -87,9 +88,10 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c -lcmocka
 
-tests/unit/test_cache: tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c $(wildcard pushd/*.h)
-	$(CC) $(UNIT_CFLAGS) -Ipushd $(shell pkg-config --cflags libwebsockets) -o $@ \
-		tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c -lcmocka
+TEST_CACHE_SRCS = pushd/cache.c pushd/encode.c pushd/message.c pushd/context.c $(COMMON_SRCS)
+tests/unit/test_cache: tests/unit/test_cache.c $(TEST_CACHE_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
+	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon $(shell pkg-config --cflags libwebsockets) -o $@ \
+		tests/unit/test_cache.c $(TEST_CACHE_SRCS) -lcmocka
 
 # The rule language against tests/vectors/targeting.json, with pushd's zoneinfo reader.
 tests/unit/test_targeting: tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zoneinfo.c \
@@ -100,7 +102,7 @@ tests/unit/test_targeting: tests/unit/test_targeting.c $(COMMON_SRCS) pushd/zone
 
 tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c pushd/tokens.c \
 		pushd/log.c pushd/config.c $(wildcard pushd/*.h)
-	$(CC) $(UNIT_CFLAGS) -Ipushd -I$(shell $(PG_CONFIG) --includedir) \
+	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 		$(shell pkg-config --cflags libwebsockets) -o $@ tests/unit/test_tokens.c \
 		pushd/scope.c pushd/auth.c pushd/tokens.c pushd/log.c pushd/config.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto) -lcmocka
@@ -120,7 +122,7 @@ deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests test-tools
+	$(MAKE) all unit-tests test-tools fuzz-replay
 	$(MAKE) install
 	scripts/test.sh
 
@@ -130,3 +132,53 @@ run: deps
 	scripts/run.sh
 
 .PHONY: deps test run unit-tests test-tools install-pushd
+
+# ---- fuzzing (docs/development.md, "Fuzzing") ------------------------------------------
+# Every tests/fuzz/fuzz_NAME.c is a target: libFuzzer's LLVMFuzzerTestOneInput over the
+# sources in FUZZ_SRCS_NAME, with its seed corpus (and regressions/) in tests/fuzz/NAME/
+# and an optional dictionary tests/fuzz/NAME.dict.  `make fuzz` builds each with clang's
+# libFuzzer and runs it for FUZZ_SECONDS; `make fuzz-replay` builds each with gcc and
+# tests/fuzz/replay_main.c, which scripts/test.sh runs over tests/fuzz/NAME/.
+# Still to come, with the rewrite of pushd/clients.c: clients (client messages) and query
+# (query strings), one fuzz_NAME.c and one FUZZ_SRCS_NAME line each.
+.SECONDEXPANSION:
+FUZZ_SRCS_rules = $(COMMON_SRCS) pushd/zoneinfo.c
+FUZZ_SRCS_context = $(COMMON_SRCS) pushd/zoneinfo.c
+FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c
+FUZZ_SRCS_config = pushd/config.c
+FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c
+
+FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_SECONDS ?= 60
+FUZZ_CC ?= clang
+FUZZ_BIN = tests/fuzz/bin
+FUZZ_INCLUDES = -Icommon -Ipushd -Itests/fuzz -I$(shell $(PG_CONFIG) --includedir) \
+	$(shell pkg-config --cflags libwebsockets libcjson)
+FUZZ_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq \
+	$(shell pkg-config --libs libwebsockets libcjson libcrypto)
+FUZZ_HEADERS = tests/fuzz/fuzz.h $(wildcard pushd/*.h) $(wildcard common/*.h)
+
+$(FUZZ_BIN)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_HEADERS) $$(FUZZ_SRCS_$$*)
+	@mkdir -p $(FUZZ_BIN)
+	$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) \
+		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+		$(FUZZ_INCLUDES) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS)
+
+$(FUZZ_BIN)/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay_main.c $(FUZZ_HEADERS) $$(FUZZ_SRCS_$$*)
+	@mkdir -p $(FUZZ_BIN)
+	$(CC) $(UNIT_CFLAGS) $(FUZZ_INCLUDES) -o $@ tests/fuzz/replay_main.c $< $(FUZZ_SRCS_$*) \
+		$(FUZZ_LIBS)
+
+fuzz-replay: $(patsubst %,$(FUZZ_BIN)/replay_%,$(FUZZ_TARGETS))
+
+fuzz-build: $(patsubst %,$(FUZZ_BIN)/fuzz_%,$(FUZZ_TARGETS))
+
+# clang and its libFuzzer runtime are installed for this target only.
+fuzz:
+	scripts/deps.sh fuzz
+	$(MAKE) fuzz-build
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+
+EXTRA_CLEAN += $(FUZZ_BIN)
+.PHONY: fuzz fuzz-build fuzz-replay
+# ---- end of fuzzing ---------------------------------------------------------------------

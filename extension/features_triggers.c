@@ -5,9 +5,9 @@
  *   features_before_statement  BEFORE INSERT/UPDATE/DELETE, per statement: takes the
  *                              version lock before the statement locks any row, so two
  *                              writers cannot deadlock on row lock versus version lock
- *   features_before_row        BEFORE INSERT/UPDATE, per row: validates the name, refuses
- *                              renames, skips no-op updates, sets version/created_at/
- *                              updated_at/updated_by whatever the user wrote
+ *   features_before_row        BEFORE INSERT/UPDATE, per row: validates the name and the
+ *                              rules, refuses renames, skips no-op updates, sets version/
+ *                              created_at/updated_at/updated_by whatever the user wrote
  *   features_after_row         AFTER INSERT/UPDATE/DELETE, per row: appends to
  *                              toggles.changes and records the change for the NOTIFY
  *   features_refuse_truncate   BEFORE TRUNCATE: TRUNCATE fires no row triggers and would
@@ -18,6 +18,12 @@
  * toggle and its log entries would collide with the restored toggles.changes.  So a COPY
  * FROM by a superuser that supplies the version column is taken as a restore: rows are
  * stored as they come, neither logged nor announced (a restore is a new epoch anyway).
+ * Their rules are checked for syntax only: the machine restored to may have other time
+ * zones installed, and a zone that is missing makes evaluation say ERROR, not the restore
+ * fail.
+ *
+ * The same shared library serves every installed version of the extension, so columns
+ * added by later versions (rules, variants: 0.2.0) may be missing.
  */
 #include "postgres.h"
 
@@ -49,6 +55,8 @@ typedef struct ManagedColumns
 	int			created_at;
 	int			updated_at;
 	int			updated_by;
+	int			rules;			/* 0 before 0.2.0 */
+	int			variants;
 } ManagedColumns;
 
 static int
@@ -72,6 +80,8 @@ managed_columns(TupleDesc desc)
 	c.created_at = column_number(desc, "created_at");
 	c.updated_at = column_number(desc, "updated_at");
 	c.updated_by = column_number(desc, "updated_by");
+	c.rules = Max(SPI_fnumber(desc, "rules"), 0);
+	c.variants = Max(SPI_fnumber(desc, "variants"), 0);
 	return c;
 }
 
@@ -218,6 +228,42 @@ text_column(HeapTuple tup, TupleDesc desc, int attnum)
 	return isnull ? NULL : TextDatumGetCString(d);
 }
 
+/*
+ * validate_rules checks the rules and variants of a row (see targeting_validate).  NULLs
+ * are left to the NOT NULL constraints.
+ */
+static void
+validate_rules(HeapTuple tup, TupleDesc desc, const ManagedColumns *c, const char *name,
+			   bool check_zones)
+{
+	bool		rules_null;
+	bool		variants_null;
+	Datum		rules;
+	Datum		variants;
+
+	if (c->rules == 0 || c->variants == 0 || name == NULL)
+		return;
+	rules = heap_getattr(tup, c->rules, desc, &rules_null);
+	variants = heap_getattr(tup, c->variants, desc, &variants_null);
+	if (!rules_null && !variants_null)
+		targeting_validate(name, rules, variants, check_zones);
+}
+
+/* column_changed reports whether attnum differs between two versions of a row. */
+static bool
+column_changed(TupleDesc desc, int attnum, HeapTuple a, HeapTuple b)
+{
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
+	bool		anull;
+	bool		bnull;
+	Datum		ad = heap_getattr(a, attnum, desc, &anull);
+	Datum		bd = heap_getattr(b, attnum, desc, &bnull);
+
+	if (anull || bnull)
+		return anull != bnull;
+	return !datum_image_eq(ad, bd, att->attbyval, att->attlen);
+}
+
 static bool
 bool_column(HeapTuple tup, TupleDesc desc, int attnum)
 {
@@ -251,7 +297,11 @@ features_before_row(PG_FUNCTION_ARGS)
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
 
 	if (restoring())
-		return PointerGetDatum(td->tg_trigtuple);
+	{
+		newtup = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+		validate_rules(newtup, desc, &cols, text_column(newtup, desc, cols.name), false);
+		return PointerGetDatum(newtup);
+	}
 	if (TRIGGER_FIRED_BY_INSERT(td->tg_event))
 	{
 		char	   *name;
@@ -261,6 +311,7 @@ features_before_row(PG_FUNCTION_ARGS)
 		/* NULL is left to the NOT NULL constraint, which reports it by column. */
 		if (name != NULL)
 			check_toggle_name(name);
+		validate_rules(newtup, desc, &cols, name, true);
 		values[1] = TimestampTzGetDatum(now);
 	}
 	else if (TRIGGER_FIRED_BY_UPDATE(td->tg_event))
@@ -280,6 +331,16 @@ features_before_row(PG_FUNCTION_ARGS)
 					 errhint("Delete the toggle and insert it under the new name.")));
 		if (user_columns_equal(desc, &cols, oldtup, newtup))
 			return PointerGetDatum(NULL);	/* no-op: row, version and stream untouched */
+
+		/*
+		 * Rules are validated only when they change, and zones only when the rules do:
+		 * the kill switch must work even if a zone the rules name has gone since.
+		 */
+		if (cols.rules != 0 && cols.variants != 0 &&
+			(column_changed(desc, cols.rules, oldtup, newtup) ||
+			 column_changed(desc, cols.variants, oldtup, newtup)))
+			validate_rules(newtup, desc, &cols, newname,
+						   column_changed(desc, cols.rules, oldtup, newtup));
 		values[1] = heap_getattr(oldtup, cols.created_at, desc, &isnull);
 		nulls[1] = isnull;
 	}

@@ -20,4 +20,8 @@ extern const char *toggles_current_actor(void);
 extern void change_log_append(Relation features, int64 version, const char *operation,
 							  HeapTuple oldtup, HeapTuple newtup);
 
+/* targeting_sql.c */
+extern void targeting_validate(const char *name, Datum rules, Datum variants,
+							   bool check_zones);
+
 #endif

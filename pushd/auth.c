@@ -95,3 +95,25 @@ auth_token(struct lws *wsi, char *buf, size_t buflen)
 		return copy_token(tok, len, buf, buflen);
 	return 0;
 }
+
+TokenVerdict
+auth_admit(struct lws *wsi, bool allow_anonymous, int64_t now, const Token **token)
+{
+	char		buf[AUTH_TOKEN_MAX + 1];
+	int			len = auth_token(wsi, buf, sizeof(buf));
+
+	*token = NULL;
+	if (len < 0)
+		return TOKEN_MALFORMED;
+	if (len == 0)
+		return allow_anonymous ? TOKEN_OK : TOKEN_MISSING;
+	if (!tokens_loaded())
+		return TOKEN_UNAVAILABLE;
+	return tokens_check(buf, (size_t) len, now, token);
+}
+
+int
+auth_http_status(TokenVerdict verdict)
+{
+	return verdict == TOKEN_UNAVAILABLE ? HTTP_STATUS_SERVICE_UNAVAILABLE : HTTP_STATUS_UNAUTHORIZED;
+}

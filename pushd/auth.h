@@ -9,9 +9,13 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+
+#include "pushd.h"
+#include "tokens.h"
 
 /* The WebSocket subprotocol pushd speaks (and the one a token may ride along with). */
-#define AUTH_SUBPROTOCOL "pg-toggles.v1"
+#define AUTH_SUBPROTOCOL PROTOCOL_STREAM
 
 /* Longest token text accepted; ours are 68 characters. */
 #define AUTH_TOKEN_MAX 256
@@ -30,5 +34,16 @@ extern const char *auth_parse_subprotocols(const char *value, size_t *len);
  * its length, 0 when there is none; -1 when one is given but too long.
  */
 extern int	auth_token(struct lws *wsi, char *buf, size_t buflen);
+
+/*
+ * auth_admit decides whether a request may be served at wall-clock time now: TOKEN_OK
+ * with *token set, or with *token NULL for an anonymous client (only when
+ * allow_anonymous).  A token that is given is always checked, anonymous or not.
+ */
+extern TokenVerdict auth_admit(struct lws *wsi, bool allow_anonymous, int64_t now,
+							   const Token **token);
+
+/* auth_http_status: the HTTP status that refuses a verdict (401 or 503). */
+extern int	auth_http_status(TokenVerdict verdict);
 
 #endif

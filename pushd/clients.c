@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "auth.h"
 #include "clients.h"
 #include "context.h"
 #include "http.h"
@@ -268,15 +269,20 @@ start_stream(Client *c)
  * the context is refused, which clients_confirm_upgrade already did with a 400.
  */
 static Group *
-handshake_group(struct lws *wsi)
+handshake_group(Client *c, struct lws *wsi)
 {
 	char	   *text = NULL;
 	size_t		len = 0;
 	char		err[256];
 	Group	   *g = NULL;
+	const Token *token;
 
+	/* Checked already in clients_confirm_upgrade; asked again for the scope. */
+	if (auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token) != TOKEN_OK)
+		return NULL;
+	c->token_id = token ? token->id : 0;
 	if (http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
-		g = group_acquire(text ? text : "", len, err, sizeof(err));
+		g = group_acquire(text ? text : "", len, token ? token->scope : NULL, err, sizeof(err));
 	free(text);
 	return g;
 }
@@ -288,7 +294,17 @@ clients_confirm_upgrade(struct lws *wsi)
 	size_t		len = 0;
 	char		err[256];
 	bool		ok;
+	const Token *token;
+	TokenVerdict verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
 
+	if (verdict != TOKEN_OK)
+	{
+		metrics.auth_refused++;
+		log_info("upgrade refused: %s", token_verdict_text(verdict));
+		return http_refuse(wsi, auth_http_status(verdict),
+						   verdict == TOKEN_UNAVAILABLE ? "unavailable" : "unauthorized",
+						   token_verdict_text(verdict));
+	}
 	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
 	{
 		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
@@ -340,10 +356,10 @@ client_open(Client *c, struct lws *wsi)
 	head = c;
 	nclients++;
 
-	g = handshake_group(wsi);
+	g = handshake_group(c, wsi);
 	if (g == NULL)
 	{
-		close_soon(c, CLOSE_BAD_CONTEXT, "invalid context");
+		close_soon(c, CLOSE_BAD_CONTEXT, "invalid context or token");
 		return;
 	}
 	group_join(g, c);
@@ -518,7 +534,7 @@ change_context(Client *c)
 		reply_error(c, "invalid_context", "expected {\"type\":\"context\",\"context\":{...}}");
 		return;
 	}
-	g = group_acquire(raw, len, err, sizeof(err));
+	g = group_acquire(raw, len, c->group ? c->group->scope : NULL, err, sizeof(err));
 	if (g == NULL)
 	{
 		log_debug("client %llu (%s): context refused: %s", (unsigned long long) c->id, c->peer, err);
@@ -624,4 +640,49 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			break;
 	}
 	return 0;
+}
+
+static lws_sorted_usec_list_t token_timer;
+
+static void
+token_timer_fired(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	clients_tokens_changed();
+}
+
+void
+clients_tokens_changed(void)
+{
+	int64_t		now = wall_clock_us();
+	int64_t		next;
+
+	for (Client *c = head; c; c = c->next)
+	{
+		const Token *token;
+		TokenVerdict verdict;
+
+		if (c->token_id == 0 || c->close_code != 0)
+			continue;
+		verdict = tokens_check_id(c->token_id, now, &token);
+		if (verdict == TOKEN_OK && c->group &&
+			strcmp(token->scope->key, c->group->scope ? c->group->scope->key : "") != 0)
+		{
+			close_soon(c, CLOSE_TOKEN, "token scope changed");
+			metrics.token_closes++;
+		}
+		else if (verdict != TOKEN_OK)
+		{
+			log_info("client %llu (%s): %s", (unsigned long long) c->id, c->peer,
+					 token_verdict_text(verdict));
+			close_soon(c, CLOSE_TOKEN, token_verdict_text(verdict));
+			metrics.token_closes++;
+		}
+	}
+	next = tokens_next_expiry(now);
+	if (next != 0)
+		lws_sul_schedule(pushd.context, 0, &token_timer, token_timer_fired,
+						 (lws_usec_t) (next - now));
+	else
+		lws_sul_cancel(&token_timer);
 }

@@ -15,6 +15,8 @@
 /* Close codes of docs/protocol.md: culled for falling behind; a context refused late. */
 #define CLOSE_TOO_SLOW 4001
 #define CLOSE_BAD_CONTEXT 4400
+/* Close code for a client whose token was revoked, expired or changed scope. */
+#define CLOSE_TOKEN 4003
 
 typedef struct Client
 {
@@ -25,6 +27,7 @@ typedef struct Client
 	char		peer[64];
 	char	   *registration;	/* JSON object for toggles.connections */
 	char	   *user_agent;
+	int64_t		token_id;		/* the token it was admitted with; 0: anonymous */
 	char		connected_at[40];	/* RFC 3339, UTC */
 
 	Group	   *group;			/* whose results and messages it gets */
@@ -77,5 +80,11 @@ extern void clients_close_all(void);
 /* The stream's lws callback, for the WebSocket events; HTTP is http.c's. */
 extern int	clients_callback(struct lws *wsi, enum lws_callback_reasons reason,
 							 void *user, void *in, size_t len);
+
+/*
+ * clients_tokens_changed closes clients whose token was revoked, has expired or changed
+ * scope (code 4003), and arms the timer for the next expiry; after every token load.
+ */
+extern void clients_tokens_changed(void);
 
 #endif

@@ -34,6 +34,7 @@ typedef struct PushdConfig
 	int			ping_interval_s;	/* WebSocket ping to idle clients; reloadable */
 	int			pong_timeout_s;		/* no pong by then: the peer is dead */
 	bool		track_connections;	/* write toggles.connections */
+	bool		allow_anonymous;	/* serve clients that present no token; reloadable */
 	int			register_interval_ms;	/* batch interval for connection rows */
 	int			heartbeat_interval_s;	/* node heartbeat; reloadable */
 	int			lease_s;			/* rows without heartbeat this long are reaped */

@@ -66,19 +66,21 @@ fnv1a64(const unsigned char *data, size_t len)
 bool
 group_visible(const Group *group, const char *name)
 {
-	(void) group;
-	(void) name;
-	return true;
+	return scope_allows(group->scope, name);
 }
 
 /*
- * group_key: what makes two clients' views equal.  Today that is the canonical context;
- * a client token's scope will be a second part of the key.
+ * group_key: what makes two clients' views equal: the token scope's patterns and the
+ * canonical context ("*" stands for no scope; patterns cannot contain a newline).
  */
 static char *
-group_key(const char *context)
+group_key(const Scope *scope, const char *context)
 {
-	return strdup(context);
+	char	   *key;
+
+	if (asprintf(&key, "%s\n%s", scope ? scope->key : "*", context) < 0)
+		return NULL;
+	return key;
 }
 
 static void
@@ -184,7 +186,8 @@ table_unlink(Group *g)
 
 /* group_new makes and evaluates the group of a canonical context; NULL with err. */
 static Group *
-group_new(const char *context, char *key, uint32_t hash, char *err, size_t errlen)
+group_new(const char *context, const Scope *scope, char *key, uint32_t hash,
+		  char *err, size_t errlen)
 {
 	Group	   *g = calloc(1, sizeof(Group));
 
@@ -200,6 +203,7 @@ group_new(const char *context, char *key, uint32_t hash, char *err, size_t errle
 		return NULL;
 	}
 	g->context = strdup(context);
+	g->scope = scope_copy(scope);
 	g->key = key;
 	g->hash = hash;
 	evaluate_all(g, wall_clock_us());
@@ -249,7 +253,7 @@ group_context_valid(const char *context, size_t len, char *err, size_t errlen)
 }
 
 Group *
-group_acquire(const char *context, size_t len, char *err, size_t errlen)
+group_acquire(const char *context, size_t len, const Scope *scope, char *err, size_t errlen)
 {
 	TextBuf		canonical;
 	char	   *key;
@@ -262,7 +266,7 @@ group_acquire(const char *context, size_t len, char *err, size_t errlen)
 		textbuf_free(&canonical);
 		return NULL;
 	}
-	key = canonical.data ? group_key(canonical.data) : NULL;
+	key = canonical.data ? group_key(scope, canonical.data) : NULL;
 	if (key == NULL)
 	{
 		textbuf_free(&canonical);
@@ -274,7 +278,7 @@ group_acquire(const char *context, size_t len, char *err, size_t errlen)
 	if (g != NULL)
 		free(key);
 	else
-		g = group_new(canonical.data, key, hash, err, errlen);
+		g = group_new(canonical.data, scope, key, hash, err, errlen);
 	textbuf_free(&canonical);
 	if (g == NULL)
 	{
@@ -302,6 +306,7 @@ group_release(Group *g)
 	drop_snapshot(g);
 	free(g->results);
 	free(g->context);
+	scope_free(g->scope);
 	free(g->key);
 	free(g);
 }

@@ -12,6 +12,7 @@
 
 #include "cache.h"
 #include "message.h"
+#include "scope.h"
 #include "targeting.h"
 
 struct Client;
@@ -24,6 +25,7 @@ typedef struct Group
 	uint32_t	hash;
 	char	   *key;			/* what the table is keyed by (group_key) */
 	char	   *context;		/* canonical context text */
+	Scope	   *scope;			/* what its clients' token lets them see; NULL: all */
 	TgContext  *parsed;
 	TgResult   *results;		/* by toggle slot, current for every cached toggle */
 	int			nresults;		/* allocated */
@@ -35,10 +37,11 @@ typedef struct Group
 
 /*
  * group_acquire returns (a new reference to) the group of a client context given as JSON
- * text (len 0: {}), evaluated for the current cache when new; NULL with a message in err
- * when the context is not acceptable.
+ * text (len 0: {}) and a token scope (NULL: everything), evaluated for the current cache
+ * when new; NULL with a message in err when the context is not acceptable.
  */
-extern Group *group_acquire(const char *context, size_t len, char *err, size_t errlen);
+extern Group *group_acquire(const char *context, size_t len, const Scope *scope,
+							char *err, size_t errlen);
 extern void group_release(Group *group);
 
 /* group_context_valid: whether group_acquire would take the context (nothing is kept). */
@@ -51,7 +54,7 @@ extern void group_leave(struct Client *client);
 /*
  * group_visible: whether the group's clients may know of toggle name at all.  Every path
  * that tells a client about a toggle (snapshot, change, removal, resume, /v1/toggles)
- * asks it; scoped client tokens will narrow it.
+ * asks it: a client never learns of a toggle outside its token's scope.
  */
 extern bool group_visible(const Group *group, const char *name);
 

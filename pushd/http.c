@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "context.h"
+#include "auth.h"
 #include "encode.h"
 #include "groups.h"
 #include "http.h"
@@ -116,6 +117,9 @@ http_refuse(struct lws *wsi, int status, const char *error, const char *message)
 		lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
 		lws_add_http_header_by_name(wsi, (const unsigned char *) "connection:",
 									(const unsigned char *) "close", 5, &p, end) ||
+		(status == HTTP_STATUS_UNAUTHORIZED &&
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "www-authenticate:",
+									 (const unsigned char *) "Bearer realm=\"toggles\"", 22, &p, end)) ||
 		lws_finalize_http_header(wsi, &p, end))
 	{
 		free(body);
@@ -158,7 +162,17 @@ toggles(struct lws *wsi, Session *s)
 	uint64_t	hash = 0;
 	char	   *body;
 	size_t		len;
+	const Token *token;
 
+	TokenVerdict verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
+
+	if (verdict != TOKEN_OK)
+	{
+		metrics.auth_refused++;
+		return http_refuse(wsi, auth_http_status(verdict),
+						   verdict == TOKEN_UNAVAILABLE ? "unavailable" : "unauthorized",
+						   token_verdict_text(verdict));
+	}
 	if (!pushd.cache.loaded)
 		return respond_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
 							"{\"error\":\"not_loaded\",\"message\":\"no snapshot yet\"}");
@@ -168,7 +182,8 @@ toggles(struct lws *wsi, Session *s)
 		group = NULL;
 	}
 	else
-		group = group_acquire(context ? context : "", context_len, err, sizeof(err));
+		group = group_acquire(context ? context : "", context_len, token ? token->scope : NULL,
+							  err, sizeof(err));
 	free(context);
 	if (group == NULL)
 	{

@@ -20,6 +20,7 @@
 #include "pushd.h"
 #include "registry.h"
 #include "schedule.h"
+#include "sync.h"
 #include "zoneinfo.h"
 
 Pushd		pushd;
@@ -236,6 +237,7 @@ teardown(void)
 	lws_context_destroy(pushd.context);
 	pushd.context = NULL;
 	cache_free(&pushd.cache);
+	sync_free();
 	free(pushd.node);
 	config_free(&pushd.cfg);
 	log_info("stopped");

@@ -2,6 +2,7 @@
  * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
  */
 #include "metrics.h"
+#include "tokens.h"
 
 Metrics		metrics;
 
@@ -69,6 +70,16 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 	counter(buf, "pushd_notifications_ignored_total",
 			"Notifications after which the log held nothing new (forged or redundant).",
 			metrics.notifications_ignored);
+	counter(buf, "pushd_auth_refused_total",
+			"Requests refused for their token: missing, unknown, revoked, expired (401) or not loaded yet (503).",
+			metrics.auth_refused);
+	counter(buf, "pushd_token_closes_total",
+			"Clients closed with 4003 because their token was revoked, expired or changed scope.",
+			metrics.token_closes);
+	counter(buf, "pushd_token_loads_total", "Times the token set was (re)loaded from toggles.tokens.",
+			metrics.token_loads);
+	gauge(buf, "pushd_tokens", "Tokens held in memory (revoked and expired included).",
+		  (double) tokens_count());
 	gauge(buf, "pushd_notification_queue_usage",
 		  "pg_notification_queue_usage() at the last heartbeat.", metrics.queue_usage);
 

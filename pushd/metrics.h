@@ -22,6 +22,9 @@ typedef struct Metrics
 	uint64_t	culled;
 	uint64_t	notifications;
 	uint64_t	notifications_ignored;
+	uint64_t	auth_refused;		/* requests refused for their token (401/503) */
+	uint64_t	token_closes;		/* clients closed: token revoked, expired, rescoped */
+	uint64_t	token_loads;
 	uint64_t	evaluations;
 	uint64_t	schedule_reevaluations;
 	uint64_t	schedule_changes;

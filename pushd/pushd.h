@@ -34,7 +34,7 @@ extern int64_t now_us(void);
 extern int64_t wall_clock_us(void);
 
 /* Protocol names: the first serves HTTP and the stream, the second the libpq socket. */
-#define PROTOCOL_STREAM "toggles-stream"
+#define PROTOCOL_STREAM "pg-toggles.v1"
 #define PROTOCOL_PGLINK "toggles-pglink"
 
 #endif

@@ -112,6 +112,23 @@ done:
 	return scope;
 }
 
+Scope *
+scope_copy(const Scope *scope)
+{
+	Scope	   *copy;
+
+	if (scope == NULL)
+		return NULL;
+	copy = calloc(1, sizeof(Scope));
+	copy->patterns = calloc(scope->npatterns, sizeof(char *));
+	for (int i = 0; i < scope->npatterns; i++)
+		copy->patterns[i] = strdup(scope->patterns[i]);
+	copy->npatterns = scope->npatterns;
+	copy->all = scope->all;
+	copy->key = strdup(scope->key);
+	return copy;
+}
+
 void
 scope_free(Scope *scope)
 {

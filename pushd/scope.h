@@ -26,6 +26,7 @@ extern bool scope_allows(const Scope *scope, const char *name);
  * NULL when the text is not such an array or is empty.
  */
 extern Scope *scope_from_json(const char *json);
+extern Scope *scope_copy(const Scope *scope);
 extern void scope_free(Scope *scope);
 
 #endif

@@ -14,8 +14,10 @@
 #include "log.h"
 #include "metrics.h"
 #include "pushd.h"
+#include "pglink.h"
 #include "schedule.h"
 #include "sync.h"
+#include "tokens.h"
 
 /*
  * Rules and variants are read through to_jsonb() of the row, which holds whatever
@@ -35,6 +37,7 @@ enum
 	LOAD_BEGIN,
 	LOAD_SNAPSHOT,
 	LOAD_TARGETING,
+	LOAD_TOKENS,
 	LOAD_WINDOW,
 	LOAD_COMMIT
 };
@@ -42,10 +45,12 @@ enum
 /*
  * The catch-up also returns the epoch, in its first column: DROP and CREATE EXTENSION on a
  * live link start a new history whose versions begin again at 1, which "version > last"
- * alone would never see.
+ * alone would never see.  Its second column is the token set's fingerprint: a token that
+ * is created or revoked is reloaded with the next notification.
  */
+#define CATCHUP_COLUMNS 2
 #define CATCHUP_SQL \
-	"SELECT e.epoch, c.* FROM (SELECT toggles.epoch() AS epoch) e " \
+	"SELECT e.epoch, e.tokens, c.* FROM (SELECT toggles.epoch() AS epoch, %s AS tokens) e " \
 	"LEFT JOIN LATERAL (SELECT " CHANGE_COLUMNS ", id FROM toggles.changes " \
 	"                   WHERE version > $1) c ON true " \
 	"ORDER BY c.version, c.id"
@@ -58,8 +63,13 @@ static struct
 	int64_t		log_min;
 	cJSON	   *snapshot;
 	PGresult   *targeting;
+	PGresult   *tokens;
 	PGresult   *window;
 } loading;
+
+/* The fingerprint of the token set last loaded (tokens_fingerprint_sql()). */
+static char *tokens_fingerprint;
+static char *catchup_sql;
 
 const char *
 sync_probe_sql(void)
@@ -118,13 +128,14 @@ sync_load_sql(void)
 	if (asprintf(&sql,
 				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
 				 "SELECT toggles.snapshot()::text, "
-				 "(SELECT coalesce(min(version), 0) FROM toggles.changes); "
+				 "(SELECT coalesce(min(version), 0) FROM toggles.changes), %s; "
 				 TARGETING_SQL "; "
+				 "%s; "
 				 "SELECT " CHANGE_COLUMNS " FROM toggles.changes "
 				 "WHERE version > (SELECT coalesce(max(version), 0) FROM toggles.changes) - %d "
 				 "ORDER BY version, id; "
 				 "COMMIT",
-				 pushd.cfg.resume_window) < 0)
+				 tokens_fingerprint_sql(), tokens_load_sql(), pushd.cfg.resume_window) < 0)
 		return NULL;
 	return sql;
 }
@@ -135,6 +146,7 @@ loading_clear(void)
 	free(loading.epoch);
 	cJSON_Delete(loading.snapshot);
 	PQclear(loading.targeting);
+	PQclear(loading.tokens);
 	PQclear(loading.window);
 	memset(&loading, 0, sizeof(loading));
 }
@@ -165,6 +177,8 @@ sync_load_result(PGresult *res, int index)
 		loading.epoch = strdup(epoch->valuestring);
 		loading.version = (int64_t) version->valuedouble;
 		loading.log_min = int64_value(res, 0, 1);
+		free(tokens_fingerprint);
+		tokens_fingerprint = strdup(PQgetvalue(res, 0, 2));
 		return LOAD_USED;
 	}
 	/* The rules and the resume window are kept until the load completes. */
@@ -172,6 +186,11 @@ sync_load_result(PGresult *res, int index)
 	{
 		PQclear(loading.targeting);
 		loading.targeting = res;
+	}
+	else if (index == LOAD_TOKENS)
+	{
+		PQclear(loading.tokens);
+		loading.tokens = res;
 	}
 	else
 	{
@@ -342,7 +361,10 @@ sync_load_done(void)
 
 	log_info("loaded %d toggles at version %lld of epoch %s (resume window from version %lld)",
 			 cache->ntoggles, (long long) cache->version, cache->epoch, (long long) cache->floor);
+	if (loading.tokens && tokens_load_result(loading.tokens))
+		metrics.token_loads++;
 	loading_clear();
+	clients_tokens_changed();
 	groups_reload(wall_clock_us());
 	schedule_update();
 	clients_resync_all();
@@ -351,7 +373,40 @@ sync_load_done(void)
 const char *
 sync_catchup_sql(void)
 {
-	return CATCHUP_SQL;
+	if (catchup_sql == NULL && asprintf(&catchup_sql, CATCHUP_SQL, tokens_fingerprint_sql()) < 0)
+		catchup_sql = NULL;
+	return catchup_sql;
+}
+
+static void
+tokens_reloaded(PGresult *res, void *arg)
+{
+	(void) arg;
+	if (PQresultStatus(res) != PGRES_TUPLES_OK || !tokens_load_result(res))
+	{
+		log_warn("reloading tokens failed: %s", PQresultErrorMessage(res));
+		free(tokens_fingerprint);
+		tokens_fingerprint = NULL;	/* the next catch-up tries again */
+		return;
+	}
+	metrics.token_loads++;
+	log_info("tokens reloaded: %d", tokens_count());
+	clients_tokens_changed();
+}
+
+/* tokens_check_fingerprint queues a reload of the token set when it changed. */
+static void
+tokens_check_fingerprint(const char *fingerprint)
+{
+	if (tokens_fingerprint && strcmp(tokens_fingerprint, fingerprint) == 0)
+		return;
+	free(tokens_fingerprint);
+	tokens_fingerprint = strdup(fingerprint);
+	if (!pglink_enqueue(tokens_load_sql(), 0, NULL, tokens_reloaded, NULL))
+	{
+		free(tokens_fingerprint);
+		tokens_fingerprint = NULL;
+	}
 }
 
 static void
@@ -376,5 +431,17 @@ sync_catchup_result(PGresult *res, int64_t notified_us)
 {
 	if (!epoch_is_current(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "(none)"))
 		return -1;
-	return for_each_version(res, 1, apply_and_broadcast, &notified_us);
+	tokens_check_fingerprint(PQgetvalue(res, 0, 1));
+	return for_each_version(res, CATCHUP_COLUMNS, apply_and_broadcast, &notified_us);
+}
+
+void
+sync_free(void)
+{
+	loading_clear();
+	free(tokens_fingerprint);
+	tokens_fingerprint = NULL;
+	free(catchup_sql);
+	catchup_sql = NULL;
+	tokens_free_all();
 }

@@ -37,4 +37,7 @@ extern const char *sync_catchup_sql(void);
  */
 extern int	sync_catchup_result(PGresult *res, int64_t notified_us);
 
+/* sync_free releases what sync keeps between queries (at shutdown). */
+extern void sync_free(void);
+
 #endif

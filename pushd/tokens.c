@@ -29,6 +29,10 @@ token_verdict_text(TokenVerdict verdict)
 			return "token revoked";
 		case TOKEN_EXPIRED:
 			return "token expired";
+		case TOKEN_MALFORMED:
+			return "malformed token or Authorization header";
+		case TOKEN_UNAVAILABLE:
+			return "tokens not loaded yet: the database has not been reached";
 	}
 	return "?";
 }

@@ -30,7 +30,9 @@ typedef enum TokenVerdict
 	TOKEN_MISSING,
 	TOKEN_UNKNOWN,
 	TOKEN_REVOKED,
-	TOKEN_EXPIRED
+	TOKEN_EXPIRED,
+	TOKEN_MALFORMED,			/* unreadable Authorization header, or too long */
+	TOKEN_UNAVAILABLE			/* tokens not loaded yet: the database was never reached */
 } TokenVerdict;
 
 extern const char *token_verdict_text(TokenVerdict verdict);

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian 12 packages the build, the tests and `make run` need,
-# only those missing.  Needs root (or sudo) when something is missing.
+# only those missing; `deps.sh fuzz` adds those of `make fuzz`.  Needs root (or sudo)
+# when something is missing.
 set -euo pipefail
 
 packages=(
@@ -20,6 +21,12 @@ packages=(
 	util-linux               # runuser
 	curl                     # make run waits on /healthz
 )
+
+# `make fuzz` (scripts/deps.sh fuzz): clang and its libFuzzer runtime, which Debian ships
+# apart from clang and only recommends.
+if [[ ${1:-} == fuzz ]]; then
+	packages+=(clang libclang-rt-14-dev)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -20,10 +20,15 @@ $node->safe_psql('source', q{
 	UPDATE toggles.features SET is_active = true WHERE name = 'new-checkout';
 	DELETE FROM toggles.features WHERE name = 'dark-mode';
 	INSERT INTO toggles.features (name) VALUES ('dark-mode');
+	INSERT INTO toggles.features (name, is_active, rules, variants)
+	VALUES ('banner', true,
+	        '[{"when": [{"window": {"start": "09:00", "end": "17:00", "tz": "Europe/Berlin"}}],
+	           "serve": {"variant": "big"}}, {"serve": {"percentage": 10}}]',
+	        '{"big": {"size": 3}}');
 });
 
-my $features_q = q{SELECT name, is_active, description, version, created_at, updated_at, updated_by
-	FROM toggles.features ORDER BY name};
+my $features_q = q{SELECT name, is_active, description, version, created_at, updated_at, updated_by,
+	rules, variants FROM toggles.features ORDER BY name};
 my $changes_q = q{SELECT id, version, operation, name, old, new, changed_by, db_user, changed_at
 	FROM toggles.changes ORDER BY id};
 my $features = $node->safe_psql('source', $features_q);

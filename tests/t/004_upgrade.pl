@@ -1,7 +1,12 @@
 # The version chain: every released version upgrades, step by step, to the default one,
-# and the result equals a fresh install of it.  META.json's version is the control file's.
+# and the result equals a fresh install of it.  Toggles made before the update keep their
+# values, versions and log, evaluate as before, and the change stream goes on, also in a
+# session that wrote toggles before the update.  META.json's version is the control file's.
 use strict;
 use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use ListenerHelper;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use JSON::PP;
@@ -75,22 +80,77 @@ $node->safe_psql('fresh', 'CREATE EXTENSION pg_toggles');
 my $fresh = schema_of('fresh');
 like($fresh, qr/^relation features kind=r/m, 'fresh install has the toggles table');
 
+my $state_q = q{SELECT name, is_active, description, version, created_at, updated_at, updated_by
+	FROM toggles.features ORDER BY name};
+my $log_q = q{SELECT id, version, operation, name, old, new FROM toggles.changes ORDER BY id};
+
 for my $from (grep { $_ ne $default } @versions)
 {
 	my $db = "from_" . ($from =~ s/\W/_/gr);
 	$node->safe_psql('postgres', "CREATE DATABASE $db");
 	$node->safe_psql($db, "CREATE EXTENSION pg_toggles VERSION '$from'");
-	$node->safe_psql($db, q{INSERT INTO toggles.features (name, is_active) VALUES ('survivor', true)});
+	$node->safe_psql($db, q{
+		INSERT INTO toggles.features (name, is_active, description)
+		VALUES ('survivor', true, 'on before the update'), ('sleeper', false, 'off before it'),
+		       ('flipper', false, '');
+		UPDATE toggles.features SET is_active = true WHERE name = 'flipper';
+	});
+
+	# A session that writes toggles before and after the update, and a listener throughout.
+	my $session = $node->background_psql($db);
+	$session->query_safe(q{UPDATE toggles.features SET description = 'seen by this session' WHERE name = 'sleeper'});
+	my $listener = ListenerHelper->start($node, $db);
+	my $state = $node->safe_psql($db, $state_q);
+	my $log = $node->safe_psql($db, $log_q);
+
 	my $path = $node->safe_psql($db, qq{
 		SELECT path FROM pg_extension_update_paths('pg_toggles')
 		WHERE source = '$from' AND target = '$default'});
 	ok($path ne '', "an update path leads from $from to $default: $path");
-	$node->safe_psql($db, 'ALTER EXTENSION pg_toggles UPDATE');
+	$session->query_safe('ALTER EXTENSION pg_toggles UPDATE');
 	is($node->safe_psql($db, q{SELECT extversion FROM pg_extension WHERE extname = 'pg_toggles'}),
 		$default, "$from updated to $default");
 	is(schema_of($db), $fresh, "$from updated to $default equals a fresh install");
-	is($node->safe_psql($db, q{SELECT is_active FROM toggles.features WHERE name = 'survivor'}),
-		't', "$from: toggles survive the update");
+
+	# The update itself changes no toggle: same rows, versions and log.
+	is($node->safe_psql($db, $state_q), $state, "$from: toggles survive the update unchanged");
+	is($node->safe_psql($db, $log_q), $log, "$from: the log is kept, and the update adds nothing");
+
+	my $has_rules = $node->safe_psql($db,
+		q{SELECT count(*) FROM pg_attribute WHERE attrelid = 'toggles.features'::regclass AND attname = 'rules'});
+	if ($has_rules)
+	{
+		is($node->safe_psql($db, q{SELECT string_agg(name || '=' || rules::text || variants::text, ',' ORDER BY name) FROM toggles.features}),
+			'flipper=[]{},sleeper=[]{},survivor=[]{}', "$from: no rules and no variants after the update");
+		is($node->safe_psql($db, q{
+				SELECT string_agg(name || '=' || toggles.enabled(name)::text || '/' || e.reason, ',' ORDER BY name)
+				FROM toggles.features, toggles.evaluate(name, '{"key": "u1"}') e
+				WHERE toggles.enabled(name, '{"key": "u1"}') = is_active}),
+			'flipper=true/DEFAULT,sleeper=false/DISABLED,survivor=true/DEFAULT',
+			"$from: toggles.enabled gives what is_active said before the update");
+		is($node->safe_psql($db, q{SELECT rules FROM toggles.features WHERE name = 'survivor'}),
+			'[]', "$from: rules default to []");
+	}
+
+	# The session that cached the log insert for the old row type goes on writing.
+	$session->query_safe(q{UPDATE toggles.features SET is_active = false WHERE name = 'survivor'});
+	$session->query_safe(q{INSERT INTO toggles.features (name, is_active) VALUES ('newcomer', true)});
+	$session->quit;
+	my $last = $node->safe_psql($db, q{SELECT version FROM toggles.changes ORDER BY id DESC LIMIT 1});
+	my @payloads = map { ListenerHelper->decode($_) } $listener->finish;
+	my @seen = map { join(',', map { "$_->{name}=" . ($_->{active} ? 'on' : 'off') } @{ $_->{toggles} }) } @payloads;
+	is_deeply(\@seen, [ 'survivor=off', 'newcomer=on' ],
+		"$from: the change stream goes on across the update");
+	is($payloads[-1]{version}, $last, "$from: versions go on rising in the log and the stream");
+	if ($has_rules)
+	{
+		is($node->safe_psql($db, q{
+				SELECT (new -> 'rules') || (new -> 'variants') FROM toggles.changes
+				WHERE name = 'survivor' ORDER BY id DESC LIMIT 1}),
+			'[{}]', "$from: log rows written after the update carry rules and variants");
+		is($node->safe_psql($db, q{SELECT toggles.enabled('survivor')::text || toggles.enabled('newcomer')::text}),
+			'falsetrue', "$from: toggles.enabled follows flips after the update");
+	}
 }
 
 $node->stop;

@@ -128,6 +128,7 @@ sub slurp
 #   node            --node NAME (default "test-PORT")
 #   args            more arguments (arrayref)
 #   wrapper         command to run the daemon under (arrayref), e.g. valgrind
+#   require_token   leave out --allow-anonymous (which every other test passes)
 #   no_wait_healthy return once /healthz answers anything
 #   start_timeout   seconds to wait for that (default timeout_default)
 #   stop_timeout    seconds stop() waits after SIGTERM (default timeout_default)
@@ -142,6 +143,7 @@ sub start
 	my $db = $opts{db} // $node->connstr('postgres');
 	my @cmd = (@{ $opts{wrapper} // [] }, $bin,
 		'--db', $db, '--listen', "127.0.0.1:$port", '--node', $name,
+		($opts{require_token} ? () : ('--allow-anonymous')),
 		@{ $opts{args} // [] });
 
 	note("starting pushd $name: @cmd (log $log)");
@@ -162,6 +164,15 @@ sub start
 	{
 		if (!$self->alive)
 		{
+			# free_port's port may be taken by another process before pushd binds it
+			# (tests running in parallel): try again with another one, a few times.
+			my $tries = $opts{bind_tries} // 0;
+			if ($self->log_contents =~ /could not listen/ && $tries < 5)
+			{
+				note("port $port was taken meanwhile: starting again on another");
+				@started = grep { $_ != $self } @started;
+				return $class->start($node, %opts, bind_tries => $tries + 1);
+			}
 			croak "toggles-pushd $name exited during start-up ($self->{exit}):\n"
 			  . $self->log_contents;
 		}
@@ -533,7 +544,8 @@ use strict;
 use warnings;
 use Time::HiRes qw(time);
 
-# connect($url, headers => {...}): starts connecting and returns at once; the messages
+# connect($url, headers => {...}, protocols => [...]): starts connecting and returns at
+# once; the messages
 # arrive while the event loop runs (PushdHelper::wait_for).
 sub connect
 {
@@ -552,7 +564,7 @@ sub connect
 		connect_timeout    => 10,
 		request_timeout    => 30,
 		inactivity_timeout => 0);
-	$ua->websocket($url => $opts{headers} // {} => sub {
+	$ua->websocket($url => $opts{headers} // {} => $opts{protocols} // [] => sub {
 		my ($ua, $tx) = @_;
 		if (!$tx->is_websocket)
 		{
