@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# test.sh — runs every test suite (C unit tests, pg_regress, isolation, TAP) and ends
-# with one line "N passed, N failed" over all of them.  Exits non-zero on any failure,
-# including a suite that ran no test.  Called by `make test` after build and install.
+# test.sh — runs every test suite (C unit tests, fuzz replays, pg_regress, isolation,
+# TAP) and ends with one line "N passed, N failed" over all of them.  Exits non-zero on
+# any failure, including a suite that ran no test.  Called by `make test` after build
+# and install.
 #
 # PostgreSQL refuses to run as root, and the checkout may sit where the postgres user
 # cannot read (/root), so the suites run from a copy of tests/ in a directory that user
@@ -57,6 +58,26 @@ run_unit() {
 		failed=$((failed + ${f:-1}))
 	done
 	record unit "$passed" "$failed"
+}
+
+# run_fuzz: each fuzz target's replay binary (make fuzz-replay) over its seeds and
+# regressions, tests/fuzz/NAME/; passed counts inputs, failed counts targets that crashed.
+run_fuzz() {
+	local passed=0 failed=0 t name out n
+	for t in "$top"/tests/fuzz/bin/replay_*; do
+		[[ -x $t ]] || continue
+		name=${t##*/replay_}
+		if out=$("$t" "$top/tests/fuzz/$name" 2>&1); then
+			n=$(sed -n 's/^\([0-9]*\) passed, 0 failed$/\1/p' <<< "$out" | tail -n 1)
+			echo "== fuzz: $name, ${n:-0} inputs replayed"
+			passed=$((passed + ${n:-0}))
+		else
+			echo "== fuzz: $name CRASHED"
+			tail -n 40 <<< "$out"
+			failed=$((failed + 1))
+		fi
+	done
+	record fuzz "$passed" "$failed"
 }
 
 # run_pg_regress SUITE DRIVER ARGS...: pg_regress or pg_isolation_regress on its own
@@ -117,6 +138,7 @@ run_make_run() {
 }
 
 run_unit
+run_fuzz
 run_make_run
 run_regress
 run_isolation
