@@ -48,7 +48,7 @@ PUSHD = pushd/toggles-pushd
 PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c))
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
-PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson)
+PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl)
 PUSHD_BINDIR = /usr/local/bin
 
 all: $(PUSHD)
@@ -73,8 +73,8 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 	$(CC) -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -Iextension -Itests/unit \
 		-o $@ tests/unit/test_name_rule.c extension/name_rule.c
 
-tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
-	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c -lcmocka
+tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h pushd/acl.c pushd/acl.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c pushd/acl.c -lcmocka
 
 tests/unit/test_cache: tests/unit/test_cache.c pushd/cache.c pushd/encode.c pushd/message.c $(wildcard pushd/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd $(shell pkg-config --cflags libwebsockets) -o $@ \

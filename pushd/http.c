@@ -7,6 +7,7 @@
 
 #include "encode.h"
 #include "http.h"
+#include "limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -100,6 +101,9 @@ metrics_page(struct lws *wsi, Session *s)
 {
 	TextBuf		buf;
 
+	if (!limits_metrics_allowed(wsi))
+		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
+							"/metrics is not served to this address (--metrics-allow)\n");
 	textbuf_init(&buf);
 	metrics_render(&buf, clients_count(), pushd.cache.version, pglink_ready() && pushd.cache.loaded);
 	return respond(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", NULL, buf.data,

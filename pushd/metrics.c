@@ -1,6 +1,7 @@
 /*
  * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
  */
+#include "limits.h"
 #include "metrics.h"
 
 Metrics		metrics;
@@ -73,4 +74,5 @@ metrics_render(TextBuf *buf, int clients, int64_t last_version, int database_up)
 				   "pushd_notify_to_send_seconds_count %llu\n",
 				   (unsigned long long) metrics.latency_count, metrics.latency_sum,
 				   (unsigned long long) metrics.latency_count);
+	limits_render_metrics(buf);
 }
