@@ -24,7 +24,8 @@ OBJS = \
 # versions' install scripts and every upgrade script are kept in sql/ as they shipped.
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o \
+	$(PUSHD_ASAN) pushd/asan
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 # -Wno-unused-parameter: PostgreSQL's own headers (ilist.h, bufpage.h) trip it, as does
@@ -58,6 +59,18 @@ pushd/%.o: pushd/%.c $(wildcard pushd/*.h)
 
 $(PUSHD): $(PUSHD_OBJS)
 	$(CC) -o $@ $^ $(PUSHD_LIBS)
+
+# The same daemon under AddressSanitizer and UBSan, for the hostile-input tests
+# (scripts/test.sh hands it to them as TOGGLES_PUSHD_ASAN).
+PUSHD_ASAN = pushd/toggles-pushd-asan
+PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c))
+
+pushd/asan/%.o: pushd/%.c $(wildcard pushd/*.h)
+	@mkdir -p pushd/asan
+	$(CC) $(PUSHD_CFLAGS) -O1 $(SANITIZE) -c -o $@ $<
+
+$(PUSHD_ASAN): $(PUSHD_ASAN_OBJS)
+	$(CC) $(SANITIZE) -o $@ $^ $(PUSHD_LIBS)
 
 install: install-pushd
 install-pushd: $(PUSHD)
@@ -95,7 +108,7 @@ deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests test-tools
+	$(MAKE) all unit-tests test-tools $(PUSHD_ASAN)
 	$(MAKE) install
 	scripts/test.sh
 

@@ -386,8 +386,19 @@ reply(Client *c, const char *json)
 static void
 client_message(Client *c)
 {
-	cJSON	   *doc = cJSON_ParseWithLength(c->rx, c->rx_len);
-	cJSON	   *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
+	const char *end = NULL;
+	cJSON	   *doc = cJSON_ParseWithLengthOpts(c->rx, c->rx_len, &end, false);
+	cJSON	   *type;
+
+	/* One JSON value per message: cJSON alone would stop at the end of the first one. */
+	while (doc != NULL && end < c->rx + c->rx_len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (doc != NULL && end != c->rx + c->rx_len)
+	{
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	type = cJSON_GetObjectItemCaseSensitive(doc, "type");
 
 	if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
 	{

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
@@ -80,6 +81,14 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		case LWS_CALLBACK_HTTP_WRITEABLE:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return http_callback(wsi, reason, user, in, len);
+		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+			/* WebSocket only: no h2c, whose streams would slip past the per-connection limits. */
+			if (in == NULL || strcasecmp(in, "websocket") != 0)
+			{
+				lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "only WebSocket upgrades");
+				return 1;
+			}
+			return 0;
 		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 			if (!upgrade_is_valid(wsi))
 				return 1;

@@ -66,9 +66,11 @@ INSERT INTO toggles.features (name, is_active, description) VALUES
     ('beta-banner', false, 'Banner inviting users to the beta');
 SQL
 
-# toggles-pushd, as this user, against the throwaway cluster.
+# toggles-pushd, as this user, against the throwaway cluster.  Loopback only, so serving
+# clients without a token (--allow-anonymous) reaches nobody else (docs/security.md).
 "$top/pushd/toggles-pushd" --db "host=$rundir port=$port dbname=$db user=postgres" \
-	--listen "127.0.0.1:$ws_port" --node "make-run:$ws_port" >"$rundir/pushd.log" 2>&1 &
+	--listen "127.0.0.1:$ws_port" --node "make-run:$ws_port" --allow-anonymous \
+	>"$rundir/pushd.log" 2>&1 &
 pushd_pid=$!
 for _ in $(seq 1 50); do
 	curl -sf "http://127.0.0.1:$ws_port/healthz" >/dev/null 2>&1 && break
