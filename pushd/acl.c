@@ -84,6 +84,11 @@ acl_parse(const char *text, Acl *acl)
 			const char *end = strchr(p, ',');
 			size_t		len = end ? (size_t) (end - p) : strlen(p);
 
+			/* White space around an entry is allowed: "127.0.0.1, ::1". */
+			while (len > 0 && (*p == ' ' || *p == '\t'))
+				p++, len--;
+			while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+				len--;
 			if (!parse_entry(p, len, entries ? &entries[i] : &scratch))
 			{
 				free(entries);

@@ -335,7 +335,14 @@ check_origins(const char *value)
 	{
 		const char *end = strchr(p, ',');
 		size_t		len = end ? (size_t) (end - p) : strlen(p);
-		const char *sep = memchr(p, ':', len);
+		const char *sep;
+
+		/* White space around an entry is allowed: "https://a.example, https://b.example". */
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		sep = memchr(p, ':', len);
 
 		if (len == 0 || sep == NULL || sep == p || (size_t) (sep - p) + 3 >= len ||
 			strncmp(sep, "://", 3) != 0 || memchr(sep + 3, '/', len - (sep + 3 - p)) != NULL)

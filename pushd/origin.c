@@ -53,6 +53,11 @@ origin_allowed(struct lws *wsi)
 		const char *end = strchr(p, ',');
 		size_t		n = end ? (size_t) (end - p) : strlen(p);
 
+		while (n > 0 && (*p == ' ' || *p == '\t'))
+			p++, n--;
+		while (n > 0 && (p[n - 1] == ' ' || p[n - 1] == '\t'))
+			n--;
+
 		/* Scheme and host are case-insensitive (RFC 6454). */
 		if (n == (size_t) len && strncasecmp(p, origin, n) == 0)
 			return true;
