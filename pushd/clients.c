@@ -15,7 +15,7 @@
 #include <sys/socket.h>
 
 #include "clients.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"

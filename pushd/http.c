@@ -7,7 +7,7 @@
 
 #include "encode.h"
 #include "http.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"

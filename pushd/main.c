@@ -16,7 +16,7 @@
 
 #include "clients.h"
 #include "http.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "origin.h"
 #include "pglink.h"

@@ -1,7 +1,7 @@
 /*
  * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
  */
-#include "limits.h"
+#include "conn_limits.h"
 #include "metrics.h"
 
 Metrics		metrics;

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "origin.h"
 #include "pushd.h"

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"

@@ -1,11 +1,11 @@
 /*
- * limits.h — what a hostile peer can cost pushd, bounded: connections in total and per
+ * conn_limits.h — what a hostile peer can cost pushd, bounded: connections in total and per
  * address, the time to finish a handshake (slowloris), client frames per second, who may
  * read /metrics, and how often notifications may trigger a read of the log.  Every
  * refusal is counted for /metrics (docs/security.md).
  */
-#ifndef PUSHD_LIMITS_H
-#define PUSHD_LIMITS_H
+#ifndef PUSHD_CONN_LIMITS_H
+#define PUSHD_CONN_LIMITS_H
 
 #include <libwebsockets.h>
 #include <stdbool.h>

@@ -1,5 +1,5 @@
 /*
- * limits.c — connection, handshake, rate and address limits (see limits.h).
+ * conn_limits.c — connection, handshake, rate and address limits (see conn_limits.h).
  *
  * A connection is counted from the moment it is accepted until lws destroys it, whatever
  * it turns out to be (WebSocket, HTTP, TLS garbage).  lws offers no per-connection slot
@@ -13,7 +13,7 @@
 #include <sys/socket.h>
 
 #include "acl.h"
-#include "limits.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "pushd.h"
 
