@@ -31,7 +31,8 @@ COMMON_OBJS = $(patsubst %.c,%.o,$(COMMON_SRCS))
 # versions' install scripts and every upgrade script are kept in sql/ as they shipped.
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
-EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o
+EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o \
+	$(PUSHD_ASAN) pushd/asan
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 # -Wno-unused-parameter: PostgreSQL's own headers (ilist.h, bufpage.h) trip it, as does
@@ -70,6 +71,18 @@ pushd/common_%.o: common/%.c $(wildcard common/*.h)
 $(PUSHD): $(PUSHD_OBJS)
 	$(CC) -o $@ $^ $(PUSHD_LIBS)
 
+# The same daemon under AddressSanitizer and UBSan, for the hostile-input tests
+# (scripts/test.sh hands it to them as TOGGLES_PUSHD_ASAN).
+PUSHD_ASAN = pushd/toggles-pushd-asan
+PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c))
+
+pushd/asan/%.o: pushd/%.c $(wildcard pushd/*.h)
+	@mkdir -p pushd/asan
+	$(CC) $(PUSHD_CFLAGS) -O1 $(SANITIZE) -c -o $@ $<
+
+$(PUSHD_ASAN): $(PUSHD_ASAN_OBJS)
+	$(CC) $(SANITIZE) -o $@ $^ $(PUSHD_LIBS)
+
 install: install-pushd
 install-pushd: $(PUSHD)
 	install -d $(DESTDIR)$(PUSHD_BINDIR)
@@ -85,8 +98,8 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 	$(CC) -std=c11 -g -O1 -Wall -Wextra -Werror $(SANITIZE) -Iextension -Itests/unit \
 		-o $@ tests/unit/test_name_rule.c extension/name_rule.c
 
-tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h
-	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c -lcmocka
+tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h pushd/acl.c pushd/acl.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c pushd/acl.c -lcmocka
 
 TEST_CACHE_SRCS = pushd/cache.c pushd/encode.c pushd/message.c pushd/context.c $(COMMON_SRCS)
 tests/unit/test_cache: tests/unit/test_cache.c $(TEST_CACHE_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
@@ -104,7 +117,7 @@ tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c push
 		pushd/log.c pushd/config.c $(wildcard pushd/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 		$(shell pkg-config --cflags libwebsockets) -o $@ tests/unit/test_tokens.c \
-		pushd/scope.c pushd/auth.c pushd/tokens.c pushd/log.c pushd/config.c \
+		pushd/scope.c pushd/auth.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto) -lcmocka
 
 unit-tests: $(UNIT_TESTS)
@@ -122,7 +135,7 @@ deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests test-tools fuzz-replay
+	$(MAKE) all unit-tests test-tools fuzz-replay $(PUSHD_ASAN)
 	$(MAKE) install
 	scripts/test.sh
 
@@ -145,8 +158,8 @@ run: deps
 FUZZ_SRCS_rules = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_context = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c
-FUZZ_SRCS_config = pushd/config.c
-FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c
+FUZZ_SRCS_config = pushd/config.c pushd/acl.c
+FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -21,6 +21,7 @@
 #include "clients.h"
 #include "context.h"
 #include "http.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -394,6 +395,15 @@ client_closed(Client *c)
 	c->wsi = NULL;
 }
 
+void
+clients_abort(Client *c, int code, const char *reason)
+{
+	lws_close_reason(c->wsi, code, (unsigned char *) reason, strlen(reason));
+	queue_clear(c);
+	c->needs_snapshot = c->coalesce = false;
+	c->closing = true;
+}
+
 static int
 write_msg(Client *c, Msg *msg)
 {
@@ -424,6 +434,8 @@ write_next(Client *c)
 	Msg		   *msg = NULL;
 	int			rc;
 
+	if (c->closing)
+		return 0;
 	if (c->close_code)
 	{
 		lws_close_reason(c->wsi, c->close_code, (unsigned char *) c->close_reason,
@@ -554,8 +566,19 @@ change_context(Client *c)
 static void
 client_message(Client *c)
 {
-	cJSON	   *doc = cJSON_ParseWithLength(c->rx, c->rx_len);
-	cJSON	   *type = cJSON_GetObjectItemCaseSensitive(doc, "type");
+	const char *end = NULL;
+	cJSON	   *doc = cJSON_ParseWithLengthOpts(c->rx, c->rx_len, &end, false);
+	cJSON	   *type;
+
+	/* One JSON value per message: cJSON alone would stop at the end of the first one. */
+	while (doc != NULL && end < c->rx + c->rx_len && strchr(" \t\r\n", *end) && *end)
+		end++;
+	if (doc != NULL && end != c->rx + c->rx_len)
+	{
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	type = cJSON_GetObjectItemCaseSensitive(doc, "type");
 
 	if (cJSON_IsString(type) && strcmp(type->valuestring, "context") == 0)
 		change_context(c);
@@ -583,16 +606,15 @@ client_receive(Client *c, const void *in, size_t len)
 {
 	if (lws_frame_is_binary(c->wsi))
 	{
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-						 (unsigned char *) "binary frames are not accepted", 30);
+		clients_abort(c, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, "binary frames are not accepted");
 		return -1;
 	}
 	if (c->rx_len + len > (size_t) pushd.cfg.max_client_frame)
 	{
 		log_info("client %llu (%s): message over %d bytes, closing", (unsigned long long) c->id,
 				 c->peer, pushd.cfg.max_client_frame);
-		lws_close_reason(c->wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE,
-						 (unsigned char *) "message too big", 15);
+		limit_counters.messages_too_big++;
+		clients_abort(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
 		return -1;
 	}
 	if (len > 0)

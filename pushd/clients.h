@@ -50,6 +50,7 @@ typedef struct Client
 
 	int			close_code;		/* nonzero: close with it at the next write */
 	const char *close_reason;
+	bool		closing;		/* its close frame is out: it is written nothing more */
 
 	char	   *rx;				/* a client message being reassembled */
 	size_t		rx_len;
@@ -73,6 +74,14 @@ extern int	clients_confirm_upgrade(struct lws *wsi);
 
 /* clients_resync_all gives every client a snapshot (first load, new epoch, gap). */
 extern void clients_resync_all(void);
+
+/*
+ * clients_abort sets the close code and reason for the close that returning -1 from the
+ * receive callback starts, and drops what the client was still owed: lws may call
+ * WRITEABLE again while it waits for the close to be acknowledged, and nothing may
+ * follow a close frame (RFC 6455 5.5.1).
+ */
+extern void clients_abort(Client *c, int code, const char *reason);
 
 /* clients_close_all starts closing every client with code 1001 (shutdown). */
 extern void clients_close_all(void);

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl.h"
 #include "config.h"
 
 #ifndef PUSHD_VERSION
@@ -51,6 +52,8 @@ typedef struct Setting
 
 static const char *check_listen(const char *value);
 static const char *check_node(const char *value);
+static const char *check_origins(const char *value);
+static const char *check_cidrs(const char *value);
 
 static const Setting settings[] = {
 	{"db", SETTING_STRING, offsetof(PushdConfig, db), "", 0, 0,
@@ -119,6 +122,39 @@ static const Setting settings[] = {
 	 100, INT_MAX,
 	 false, "ms", NULL, NULL,
 	 "cap of the doubling reconnect delay"},
+	{"tls-cert", SETTING_STRING, offsetof(PushdConfig, tls_cert), "", 0, 0,
+	 true, NULL, "FILE", NULL,
+	 "PEM certificate (chain) to serve wss:// and https://; empty: plain text"},
+	{"tls-key", SETTING_STRING, offsetof(PushdConfig, tls_key), "", 0, 0,
+	 true, NULL, "FILE", NULL,
+	 "PEM private key of --tls-cert"},
+	{"max-connections", SETTING_INT, offsetof(PushdConfig, max_connections), "10000",
+	 1, 1000000,
+	 true, "connections", NULL, NULL,
+	 "open connections of every kind; more are closed at once"},
+	{"max-connections-per-ip", SETTING_INT, offsetof(PushdConfig, max_connections_per_ip), "256",
+	 0, 1000000,
+	 true, "connections", NULL, NULL,
+	 "open connections from one address; 0 = no limit (behind a proxy)"},
+	{"handshake-timeout", SETTING_INT, offsetof(PushdConfig, handshake_timeout_s), "10",
+	 1, 3600,
+	 true, "s", NULL, NULL,
+	 "time to finish TLS and the upgrade, or an HTTP connection's life"},
+	{"client-messages-per-second", SETTING_INT,
+	 offsetof(PushdConfig, client_messages_per_second), "20", 0, 1000000,
+	 true, "frames", NULL, NULL,
+	 "data frames a client may send per second (else closed, 4029); 0 = no limit"},
+	{"allowed-origins", SETTING_STRING, offsetof(PushdConfig, allowed_origins), "", 0, 0,
+	 true, NULL, "LIST", check_origins,
+	 "Origin values a browser may upgrade from (else 403), comma-separated; empty: any"},
+	{"max-catchups-per-second", SETTING_INT, offsetof(PushdConfig, max_catchups_per_second),
+	 "50", 1, 100000,
+	 true, "reads", NULL, NULL,
+	 "log reads that notifications may trigger; more notifications wait and coalesce"},
+	{"metrics-allow", SETTING_STRING, offsetof(PushdConfig, metrics_allow),
+	 "127.0.0.0/8,::1/128", 0, 0,
+	 true, NULL, "CIDRS", check_cidrs,
+	 "addresses that may GET /metrics (else 403), comma-separated; empty: any"},
 };
 
 #define NUM_SETTINGS (sizeof(settings) / sizeof(settings[0]))
@@ -282,6 +318,55 @@ check_node(const char *value)
 	return "at most 255 characters";
 }
 
+/*
+ * check_origins accepts a comma-separated list of scheme://host[:port] (what browsers
+ * send in Origin: no path, no trailing slash, no white space); "" means any origin.
+ */
+static const char *
+check_origins(const char *value)
+{
+	static const char *const expected =
+		"a comma-separated list of origins like https://app.example.com or http://localhost:3000";
+	const char *p = value;
+
+	if (*p == '\0')
+		return NULL;
+	for (;;)
+	{
+		const char *end = strchr(p, ',');
+		size_t		len = end ? (size_t) (end - p) : strlen(p);
+		const char *sep;
+
+		/* White space around an entry is allowed: "https://a.example, https://b.example". */
+		while (len > 0 && (*p == ' ' || *p == '\t'))
+			p++, len--;
+		while (len > 0 && (p[len - 1] == ' ' || p[len - 1] == '\t'))
+			len--;
+		sep = memchr(p, ':', len);
+
+		if (len == 0 || sep == NULL || sep == p || (size_t) (sep - p) + 3 >= len ||
+			strncmp(sep, "://", 3) != 0 || memchr(sep + 3, '/', len - (sep + 3 - p)) != NULL)
+			return expected;
+		for (size_t i = 0; i < len; i++)
+		{
+			if (isspace((unsigned char) p[i]) || !isprint((unsigned char) p[i]))
+				return expected;
+		}
+		if (end == NULL)
+			return NULL;
+		p = end + 1;
+	}
+}
+
+/* check_cidrs accepts a comma-separated list of addresses and CIDRs; "" means any. */
+static const char *
+check_cidrs(const char *value)
+{
+	if (acl_parse(value, NULL))
+		return NULL;
+	return "a comma-separated list of addresses or CIDRs like 127.0.0.0/8,::1/128,10.1.2.3";
+}
+
 static bool
 parse_int(const char *value, int min, int max, int *result)
 {
@@ -399,6 +484,12 @@ finish_config(PushdConfig *cfg, char *err, size_t errlen)
 		/* Unreachable: check_listen vetted every value stored. */
 		set_error(err, errlen, "invalid value \"%s\" for --listen", cfg->listen);
 		cfg->listen_host = xstrdup("");
+		return false;
+	}
+	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
+	{
+		set_error(err, errlen, "--tls-cert and --tls-key go together: %s is missing",
+				  cfg->tls_cert[0] ? "--tls-key" : "--tls-cert");
 		return false;
 	}
 	if (cfg->reconnect_min_ms > cfg->reconnect_max_ms)

@@ -41,6 +41,17 @@ typedef struct PushdConfig
 	int			prune_interval_s;	/* toggles.prune_changes() period, 0 = never; reloadable */
 	int			reconnect_min_ms;	/* first reconnect delay */
 	int			reconnect_max_ms;	/* cap of the exponential backoff */
+
+	/* Security and limits (docs/security.md). */
+	char	   *tls_cert;			/* PEM certificate chain; "" = no TLS; reloadable */
+	char	   *tls_key;			/* PEM private key; reloadable */
+	int			max_connections;	/* open TCP connections, all kinds; reloadable */
+	int			max_connections_per_ip;	/* ... from one address, 0 = no limit; reloadable */
+	int			handshake_timeout_s;	/* to finish TLS + upgrade or an HTTP exchange; reloadable */
+	int			client_messages_per_second;	/* data frames per client, 0 = no limit; reloadable */
+	char	   *allowed_origins;	/* comma-separated Origin values; "" = any; reloadable */
+	int			max_catchups_per_second;	/* log reads triggered by notifications; reloadable */
+	char	   *metrics_allow;		/* CIDRs that may GET /metrics; "" = any; reloadable */
 } PushdConfig;
 
 /* Outcome of config_parse_args. */

@@ -10,6 +10,7 @@
 #include "encode.h"
 #include "groups.h"
 #include "http.h"
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -233,6 +234,9 @@ metrics_page(struct lws *wsi, Session *s)
 {
 	TextBuf		buf;
 
+	if (!limits_metrics_allowed(wsi))
+		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
+							"/metrics is not served to this address (--metrics-allow)\n");
 	textbuf_init(&buf);
 	metrics_render(&buf, clients_count(), groups_count(), pushd.cache.version,
 				   pglink_ready() && pushd.cache.loaded);

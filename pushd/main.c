@@ -9,19 +9,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "clients.h"
 #include "groups.h"
 #include "http.h"
+#include "conn_limits.h"
 #include "log.h"
+#include "origin.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
 #include "schedule.h"
 #include "sync.h"
 #include "zoneinfo.h"
+#include "tls.h"
 
 Pushd		pushd;
 
@@ -69,39 +74,83 @@ static const TgHooks targeting_hooks = {tg_alloc, tg_free, zoneinfo_local_time, 
  */
 #define MAX_HTTP_HEADER_DATA (4 * 4096)
 
-/* The stream protocol gets HTTP and WebSocket events alike; route them. */
+/* upgrade_is_valid: RFC 6455 version 13 and a key of 16 bytes in base64 (24 characters). */
+static bool
+upgrade_is_valid(struct lws *wsi)
+{
+	char		uri[128];
+	char		version[8];
+	char		key[64];
+
+	/* The stream lives at / and /v1/stream; other paths get no upgrade. */
+	if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
+		(strcmp(uri, "/") != 0 && strcmp(uri, "/v1/stream") != 0))
+		return false;
+	return lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) > 0 &&
+		strcmp(version, "13") == 0 &&
+		lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) == 24 &&
+		strcmp(key + 22, "==") == 0 &&
+		strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") == 22;
+}
+
+/*
+ * The stream protocol gets HTTP and WebSocket events alike, and, being protocols[0], the
+ * connection-level ones; route them.  The limits see every connection first.
+ */
 static int
 stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
 	switch (reason)
 	{
+		case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
+			return limits_accept((int) (lws_intptr_t) in);
+		case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+			limits_attach(wsi);
+			return 0;
+		case LWS_CALLBACK_WSI_DESTROY:
+			limits_detach(wsi);
+			return 0;
+		case LWS_CALLBACK_OPENSSL_LOAD_EXTRA_SERVER_VERIFY_CERTS:
+			tls_context_created(user);
+			return 0;
 		case LWS_CALLBACK_HTTP:
 		case LWS_CALLBACK_HTTP_WRITEABLE:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return http_callback(wsi, reason, user, in, len);
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-			/* An unacceptable context is refused here, while HTTP can still say why. */
+			/* WebSocket only: no h2c, whose streams would slip past the per-connection limits. */
+			if (in == NULL || strcasecmp(in, "websocket") != 0)
+			{
+				lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, "only WebSocket upgrades");
+				return 1;
+			}
+			/* A missing token or an unacceptable context is refused here, while HTTP can say why. */
 			return clients_confirm_upgrade(wsi);
 		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
+			if (!upgrade_is_valid(wsi))
+				return 1;
+			if (!origin_allowed(wsi))
 			{
-				char		uri[128];
-
-				char		version[8];
-				char		key[64];
-
-				/* The stream lives at / and /v1/stream; other paths get no upgrade. */
-				if (lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI) < 0 ||
-					(strcmp(uri, "/") != 0 && strcmp(uri, "/v1/stream") != 0))
-					return 1;
-				/* RFC 6455: version 13 and a key of 16 bytes in base64 (24 characters). */
-				if (lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) <= 0 ||
-					strcmp(version, "13") != 0 ||
-					lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY) != 24 ||
-					strcmp(key + 22, "==") != 0 ||
-					strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 22)
-					return 1;
-				return 0;
+				limit_counters.origins_refused++;
+				lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
+				return 1;
 			}
+			return 0;
+		case LWS_CALLBACK_ESTABLISHED:
+			limits_established(wsi);
+			return clients_callback(wsi, reason, user, in, len);
+		case LWS_CALLBACK_RECEIVE:
+			/* One token per data frame, taken when its last byte has arrived. */
+			if (user != NULL && lws_remaining_packet_payload(wsi) == 0 && !limits_client_frame(wsi))
+			{
+				Client	   *c = user;
+
+				log_info("client %llu (%s): over --client-messages-per-second (%d), closing",
+						 (unsigned long long) c->id, c->peer, pushd.cfg.client_messages_per_second);
+				clients_abort(c, CLOSE_TOO_MANY_MESSAGES, "too many messages");
+				return -1;
+			}
+			return clients_callback(wsi, reason, user, in, len);
 		default:
 			return clients_callback(wsi, reason, user, in, len);
 	}
@@ -150,6 +199,25 @@ set_idle_policy(void)
 	idle_policy.secs_since_valid_hangup = pushd.cfg.ping_interval_s + pushd.cfg.pong_timeout_s;
 }
 
+/*
+ * raise_fd_limit lifts the soft descriptor limit towards the hard one: every connection
+ * is a descriptor, and lws stops accepting at the limit rather than refusing, which
+ * would leave --max-connections unreachable and the listen queue filling.
+ */
+static void
+raise_fd_limit(void)
+{
+	struct rlimit rl;
+	rlim_t		want = (rlim_t) pushd.cfg.max_connections + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
+		return;
+	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
+		log_warn("descriptor limit %llu is below --max-connections (%d) + 64: raise ulimit -n",
+				 (unsigned long long) rl.rlim_cur, pushd.cfg.max_connections);
+}
+
 static bool
 setup(void)
 {
@@ -164,6 +232,7 @@ setup(void)
 	lws_set_log_level(LLL_ERR, NULL);
 
 	set_idle_policy();
+	raise_fd_limit();
 	memset(&info, 0, sizeof(info));
 	info.port = pushd.cfg.listen_port;
 	info.iface = pushd.cfg.listen_host[0] ? pushd.cfg.listen_host : NULL;
@@ -172,6 +241,19 @@ setup(void)
 	info.retry_and_idle_policy = &idle_policy;
 	info.pt_serv_buf_size = 64 * 1024;
 	info.max_http_header_data = MAX_HTTP_HEADER_DATA;
+	/* RFC 6455: a text frame that is not UTF-8 fails the connection (1007). */
+	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
+	/*
+	 * lws parses headers into a pool of header tables; a connection that has none waits
+	 * for one.  A small pool would let a few slow handshakes stall every new client, so
+	 * every connection may have one (they are allocated as needed); --handshake-timeout
+	 * bounds how long one is held.
+	 */
+	info.max_http_header_pool = pushd.cfg.max_connections > 65535 ? 65535
+		: (unsigned short) pushd.cfg.max_connections;
+	if (!limits_start() || !tls_configure(&info))
+		return false;
+	origin_start();
 
 	pushd.context = lws_create_context(&info);
 	if (pushd.context == NULL)
@@ -186,7 +268,9 @@ setup(void)
 	signal(SIGINT, on_signal);
 	signal(SIGHUP, on_signal);
 
-	log_info("toggles-pushd listening on ws://%s/v1/stream as node %s", pushd.cfg.listen, pushd.node);
+	log_info("toggles-pushd listening on %s://%s/v1/stream as node %s",
+			 tls_active() ? "wss" : "ws", pushd.cfg.listen, pushd.node);
+	tls_warn_plaintext();
 	pglink_start();
 	registry_start();
 	return true;
@@ -205,7 +289,11 @@ reload(void)
 	}
 	log_min_level = pushd.cfg.log_level;
 	set_idle_policy();
+	limits_start();
+	origin_start();
+	tls_reload();
 	log_info("settings reloaded%s%s", err[0] ? "; " : "", err);
+	tls_warn_plaintext();
 }
 
 static void
@@ -238,6 +326,9 @@ teardown(void)
 	pushd.context = NULL;
 	cache_free(&pushd.cache);
 	sync_free();
+	limits_stop();
+	origin_stop();
+	tls_stop();
 	free(pushd.node);
 	config_free(&pushd.cfg);
 	log_info("stopped");

@@ -1,6 +1,7 @@
 /*
  * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
  */
+#include "conn_limits.h"
 #include "metrics.h"
 #include "tokens.h"
 
@@ -93,4 +94,5 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 				   "pushd_notify_to_send_seconds_count %llu\n",
 				   (unsigned long long) metrics.latency_count, metrics.latency_sum,
 				   (unsigned long long) metrics.latency_count);
+	limits_render_metrics(buf);
 }

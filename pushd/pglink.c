@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -70,6 +71,8 @@ static int	backoff_ms;
 static bool ever_ready;
 static lws_sorted_usec_list_t reconnect_timer;
 static lws_sorted_usec_list_t connect_timer;
+static lws_sorted_usec_list_t catchup_timer;
+static bool catchup_deferred;	/* catchup_timer will start the read */
 
 static bool catchup_wanted;		/* a notification arrived since the last catch-up began */
 static int	notes_since_catchup;
@@ -476,16 +479,38 @@ query_finished(void)
 	kick();
 }
 
-/* kick starts the next query when none is in flight: catch-up first, then jobs. */
+static void
+catchup_due(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	catchup_deferred = false;
+	kick();
+}
+
+/*
+ * kick starts the next query when none is in flight: catch-up first, then jobs.  A
+ * catch-up over --max-catchups-per-second waits for its turn (the notifications that
+ * arrive meanwhile join it), and jobs may run in the gap.
+ */
 static void
 kick(void)
 {
+	int64_t		wait_us;
+
 	if (state != LINK_READY || inflight != Q_NONE)
 		return;
-	if (catchup_wanted)
+	if (catchup_wanted && !catchup_deferred && limits_catchup_allowed(&wait_us))
 		start_catchup();
-	else if (njobs > 0)
-		send_query(Q_JOB, jobs[0].sql, jobs[0].nparams, (const char *const *) jobs[0].params);
+	else
+	{
+		if (catchup_wanted && !catchup_deferred)
+		{
+			catchup_deferred = true;
+			lws_sul_schedule(pushd.context, 0, &catchup_timer, catchup_due, (lws_usec_t) wait_us);
+		}
+		if (njobs > 0)
+			send_query(Q_JOB, jobs[0].sql, jobs[0].nparams, (const char *const *) jobs[0].params);
+	}
 }
 
 static void
@@ -593,6 +618,8 @@ pglink_shutdown(void)
 {
 	lws_sul_cancel(&reconnect_timer);
 	lws_sul_cancel(&connect_timer);
+	lws_sul_cancel(&catchup_timer);
+	catchup_deferred = false;
 	if (state == LINK_READY && conn != NULL)
 	{
 		PGresult   *res;

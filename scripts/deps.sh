@@ -20,6 +20,9 @@ packages=(
 	valgrind                 # leak check of toggles-pushd
 	util-linux               # runuser
 	curl                     # make run waits on /healthz
+	openssl                  # the TLS test makes a self-signed certificate
+	libssl-dev               # toggles-pushd reloads its certificate with OpenSSL
+	libio-socket-ssl-perl    # the TLS test's clients (Mojo, HTTP::Tiny)
 )
 
 # `make fuzz` (scripts/deps.sh fuzz): clang and its libFuzzer runtime, which Debian ships

@@ -16,6 +16,12 @@ work=$(mktemp -d /tmp/pg_toggles-test.XXXXXX)
 cp -r "$top/tests" "$work/tests"
 cp "$top/META.json" "$top/pg_toggles.control" "$work/"
 mkdir -p "$work/bin" && cp "$top/pushd/toggles-pushd" "$work/bin/"
+# The sanitized daemon, when built: the hostile-input tests run it (TOGGLES_PUSHD_ASAN).
+pushd_asan=
+if [[ -x $top/pushd/toggles-pushd-asan ]]; then
+	cp "$top/pushd/toggles-pushd-asan" "$work/bin/"
+	pushd_asan="$work/bin/toggles-pushd-asan"
+fi
 [[ $(id -u) -eq 0 ]] && chown -R "$PG_USER" "$work"
 
 total_passed=0
@@ -118,6 +124,7 @@ run_tap() {
 		TOGGLES_TOOLS="$work/tests/tools" \
 		TOGGLES_TOP="$work" \
 		TOGGLES_PUSHD="$work/bin/toggles-pushd" \
+		TOGGLES_PUSHD_ASAN="$pushd_asan" \
 		prove --timer ${TOGGLES_TAP_TESTS:-t/*.pl}) > "$log" 2>&1
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")

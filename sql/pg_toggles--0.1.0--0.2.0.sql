@@ -128,3 +128,8 @@ GRANT SELECT (id, label, scope, created_at, created_by, expires_at, revoked_at)
 GRANT EXECUTE ON FUNCTION toggles.create_token(text, text[], timestamptz),
     toggles.revoke_token(bigint) TO toggles_admin;
 GRANT SELECT ON toggles.tokens TO toggles_pushd;
+
+-- Least privilege: pushd reads the log's new row images, not the old ones nor who wrote
+-- them (docs/security.md).
+REVOKE SELECT ON toggles.changes FROM toggles_pushd;
+GRANT SELECT (id, version, operation, name, new) ON toggles.changes TO toggles_pushd;

@@ -271,7 +271,9 @@ GRANT SELECT ON toggles.changes, toggles.connections TO toggles_admin;
 GRANT EXECUTE ON FUNCTION toggles.set(text, boolean, text), toggles.prune_changes(),
     toggles.reap_connections(interval) TO toggles_admin;
 
-GRANT SELECT ON toggles.features, toggles.changes TO toggles_pushd;
+-- pushd reads the log's new row images, not the old ones nor who wrote them.
+GRANT SELECT ON toggles.features TO toggles_pushd;
+GRANT SELECT (id, version, operation, name, new) ON toggles.changes TO toggles_pushd;
 GRANT EXECUTE ON FUNCTION toggles.register_connections(text, jsonb),
     toggles.unregister_connections(text, bigint[]), toggles.unregister_node(text),
     toggles.heartbeat(text), toggles.reap_connections(interval),

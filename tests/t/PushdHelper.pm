@@ -132,6 +132,10 @@ sub slurp
 #   no_wait_healthy return once /healthz answers anything
 #   start_timeout   seconds to wait for that (default timeout_default)
 #   stop_timeout    seconds stop() waits after SIGTERM (default timeout_default)
+#   tls_ca          the daemon serves TLS (args carry --tls-cert/--tls-key): URLs are
+#                   https:// and wss://, verified against this CA (or self-signed) file
+#   binary          the daemon to run instead of binary()
+# Until client tokens exist every test daemon serves anonymous clients, and says so.
 sub start
 {
 	my ($class, $node, %opts) = @_;
@@ -153,6 +157,7 @@ sub start
 		name         => $name,
 		log          => $log,
 		cmd          => \@cmd,
+		tls_ca       => $opts{tls_ca},
 		stop_timeout => $opts{stop_timeout} // $PostgreSQL::Test::Utils::timeout_default,
 	}, $class;
 	$self->{pid} = spawn(\@cmd, $log);
@@ -198,14 +203,18 @@ sub log_contents { return slurp($_[0]{log}); }
 sub url
 {
 	my ($self, $path) = @_;
-	return "http://127.0.0.1:$self->{port}" . ($path // '/');
+	my $scheme = $self->{tls_ca} ? 'https' : 'http';
+	return "$scheme://127.0.0.1:$self->{port}" . ($path // '/');
 }
 
 sub ws_url
 {
 	my ($self, $path) = @_;
-	return "ws://127.0.0.1:$self->{port}" . ($path // '/v1/stream');
+	my $scheme = $self->{tls_ca} ? 'wss' : 'ws';
+	return "$scheme://127.0.0.1:$self->{port}" . ($path // '/v1/stream');
 }
+
+sub tls_ca { return $_[0]{tls_ca}; }
 
 # alive: true while the process runs; once it has ended, its status is in {exit}.
 sub alive
@@ -257,7 +266,10 @@ sub kill9
 sub http_get
 {
 	my ($self, $path, $headers, $timeout) = @_;
-	my $http = HTTP::Tiny->new(timeout => $timeout // 10, keep_alive => 0);
+	my %tls = $self->{tls_ca}
+	  ? (verify_SSL => 1, SSL_options => { SSL_ca_file => $self->{tls_ca} })
+	  : ();
+	my $http = HTTP::Tiny->new(timeout => $timeout // 10, keep_alive => 0, %tls);
 	my $res = $http->get($self->url($path), { headers => $headers // {} });
 	return ($res->{status}, $res->{headers}, $res->{content} // '');
 }
@@ -544,9 +556,9 @@ use strict;
 use warnings;
 use Time::HiRes qw(time);
 
-# connect($url, headers => {...}, protocols => [...]): starts connecting and returns at
-# once; the messages
-# arrive while the event loop runs (PushdHelper::wait_for).
+# connect($url, headers => {...}, protocols => [...], tls_ca => FILE): starts connecting and
+# returns at once; the messages arrive while the event loop runs (PushdHelper::wait_for).
+# A wss:// URL is verified against tls_ca.
 sub connect
 {
 	my ($class, $url, %opts) = @_;
@@ -564,6 +576,7 @@ sub connect
 		connect_timeout    => 10,
 		request_timeout    => 30,
 		inactivity_timeout => 0);
+	$ua->ca($opts{tls_ca}) if $opts{tls_ca};
 	$ua->websocket($url => $opts{headers} // {} => $opts{protocols} // [] => sub {
 		my ($ua, $tx) = @_;
 		if (!$tx->is_websocket)
@@ -724,8 +737,9 @@ use MIME::Base64;
 use Socket qw(:all);
 use Time::HiRes qw(time);
 
-# connect(port => P, host => H, rcvbuf => BYTES): a connected TCP socket.  rcvbuf is
-# set before connecting, so the window the daemon sees stays that small.  A refused
+# connect(port => P, host => H, rcvbuf => BYTES, from => ADDR): a connected TCP socket.
+# rcvbuf is set before connecting, so the window the daemon sees stays that small; from
+# binds the local end to another loopback address (127.0.0.2 ...).  A refused
 # connection (a daemon that died) gives a client that is at EOF from the start, with
 # connect_error set, so that a test goes on to report rather than dies.
 sub connect
@@ -738,6 +752,10 @@ sub connect
 	{
 		setsockopt($sock, SOL_SOCKET, SO_RCVBUF, pack('i', $opts{rcvbuf}))
 		  or die "SO_RCVBUF: $!";
+	}
+	if ($opts{from})
+	{
+		bind($sock, pack_sockaddr_in(0, inet_aton($opts{from}))) or die "bind $opts{from}: $!";
 	}
 	if (!connect($sock, pack_sockaddr_in($opts{port}, inet_aton($host))))
 	{

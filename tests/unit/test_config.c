@@ -13,6 +13,9 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+
+#include "acl.h"
 #include "config.h"
 
 #define MAX_TEMP_FILES 32
@@ -878,6 +881,75 @@ test_null_error_buffer(void **state)
 	}
 }
 
+/* The security settings: TLS files go in pairs, address and origin lists are checked. */
+static void
+test_security_settings(void **state)
+{
+	PushdConfig cfg;
+	Acl			acl;
+	struct sockaddr_in sin = {.sin_family = AF_INET};
+	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+
+	(void) state;
+	assert_int_equal(parse(&cfg, ARGS("--tls-cert", "c.pem")), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--tls-key"));
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, ARGS("--tls-key", "k.pem")), CONFIG_ERROR);
+	assert_non_null(strstr(err, "--tls-cert"));
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, ARGS("--tls-cert", "c.pem", "--tls-key", "k.pem", "--allow-anonymous",
+									  "--allowed-origins", "https://a.example, http://localhost:3000",
+									  "--metrics-allow", "10.0.0.0/8, ::1")), CONFIG_OK);
+	assert_true(cfg.allow_anonymous);
+	assert_string_equal(cfg.metrics_allow, "10.0.0.0/8, ::1");
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, ARGS("--log-level", "info")), CONFIG_OK);
+	assert_false(cfg.allow_anonymous);
+	assert_int_equal(cfg.max_connections, 10000);
+	assert_int_equal(cfg.max_connections_per_ip, 256);
+	assert_int_equal(cfg.handshake_timeout_s, 10);
+	assert_int_equal(cfg.client_messages_per_second, 20);
+	assert_int_equal(cfg.max_catchups_per_second, 50);
+	assert_string_equal(cfg.allowed_origins, "");
+	assert_string_equal(cfg.metrics_allow, "127.0.0.0/8,::1/128");
+	config_free(&cfg);
+	for (const char *const *bad = (const char *const[]) {"https://a.example/", "a.example", "https://",
+				"https://a b", "https://a.example,", ",https://a.example", NULL}; *bad; bad++)
+	{
+		assert_int_equal(parse(&cfg, ARGS("--allowed-origins", (char *) *bad)), CONFIG_ERROR);
+		assert_non_null(strstr(err, "allowed-origins"));
+		config_free(&cfg);
+	}
+	for (const char *const *bad = (const char *const[]) {"localhost", "10.0.0.0/33", "::1/129", "1.2.3.4/",
+				"1.2.3.4/-1", "1.2.3", ",", "10.0.0.0/8,", NULL}; *bad; bad++)
+	{
+		assert_int_equal(parse(&cfg, ARGS("--metrics-allow", (char *) *bad)), CONFIG_ERROR);
+		assert_non_null(strstr(err, "metrics-allow"));
+		config_free(&cfg);
+	}
+
+	/* Matching: IPv4 entries match IPv4-mapped IPv6 peers; an empty list matches all. */
+	assert_true(acl_parse("127.0.0.0/8, 10.1.2.3, 2001:db8::/32", &acl));
+	inet_pton(AF_INET, "127.9.9.9", &sin.sin_addr);
+	assert_true(acl_match(&acl, (struct sockaddr *) &sin));
+	inet_pton(AF_INET, "10.1.2.4", &sin.sin_addr);
+	assert_false(acl_match(&acl, (struct sockaddr *) &sin));
+	inet_pton(AF_INET6, "::ffff:10.1.2.3", &sin6.sin6_addr);
+	assert_true(acl_match(&acl, (struct sockaddr *) &sin6));
+	inet_pton(AF_INET6, "2001:db8:ffff::1", &sin6.sin6_addr);
+	assert_true(acl_match(&acl, (struct sockaddr *) &sin6));
+	inet_pton(AF_INET6, "2001:db9::1", &sin6.sin6_addr);
+	assert_false(acl_match(&acl, (struct sockaddr *) &sin6));
+	acl_free(&acl);
+	assert_true(acl_parse("", &acl));
+	assert_true(acl_match(&acl, (struct sockaddr *) &sin6));
+	acl_free(&acl);
+	assert_true(acl_parse("0.0.0.0/0", &acl));
+	assert_true(acl_match(&acl, (struct sockaddr *) &sin));
+	assert_false(acl_match(&acl, (struct sockaddr *) &sin6));
+	acl_free(&acl);
+}
+
 static void
 test_log_level_name(void **state)
 {
@@ -917,6 +989,7 @@ main(void)
 		cmocka_unit_test(test_reload_ignores_exit_options),
 		cmocka_unit_test(test_null_error_buffer),
 		cmocka_unit_test(test_log_level_name),
+		cmocka_unit_test(test_security_settings),
 	};
 	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
 	int			failed;

@@ -1,0 +1,392 @@
+/*
+ * conn_limits.c — connection, handshake, rate and address limits (see conn_limits.h).
+ *
+ * A connection is counted from the moment it is accepted until lws destroys it, whatever
+ * it turns out to be (WebSocket, HTTP, TLS garbage).  lws offers no per-connection slot
+ * before a protocol is bound, so the bookkeeping rides on the wsi's opaque user data: the
+ * accept filter (which sees only the descriptor) prepares it, and the instantiation
+ * callback that lws makes synchronously right after claims it.
+ */
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "acl.h"
+#include "conn_limits.h"
+#include "log.h"
+#include "pushd.h"
+
+#define PEER_BUCKETS 4096
+
+/* How often a flood of refusals may be logged: one line, then a count per interval. */
+#define REFUSAL_LOG_INTERVAL_US (10 * LWS_US_PER_SEC)
+
+LimitCounters limit_counters;
+
+/* Open connections from one address. */
+typedef struct Peer
+{
+	struct Peer *next;
+	struct in6_addr addr;
+	int			count;
+} Peer;
+
+typedef struct Conn
+{
+	struct lws *wsi;
+	int			fd;
+	Peer	   *peer;
+	bool		established;
+	lws_sorted_usec_list_t deadline;
+	double		tokens;			/* client frame bucket */
+	int64_t		refilled_us;
+} Conn;
+
+static Peer *peers[PEER_BUCKETS];
+static int	open_connections;
+static Conn *pending;			/* accepted, not yet claimed by limits_attach */
+static Acl	metrics_acl;
+
+static double catchup_tokens = -1;	/* < 0: full, set at first use */
+static int64_t catchup_refilled_us;
+
+static uint64_t refusals_unlogged;
+static int64_t refusal_logged_us;
+
+bool
+limits_start(void)
+{
+	Acl			fresh;
+
+	if (!acl_parse(pushd.cfg.metrics_allow, &fresh))
+	{
+		log_error("invalid --metrics-allow \"%s\"", pushd.cfg.metrics_allow);
+		return false;
+	}
+	acl_free(&metrics_acl);
+	metrics_acl = fresh;
+	return true;
+}
+
+void
+limits_stop(void)
+{
+	acl_free(&metrics_acl);
+	for (int i = 0; i < PEER_BUCKETS; i++)
+	{
+		while (peers[i])
+		{
+			Peer	   *next = peers[i]->next;
+
+			free(peers[i]);
+			peers[i] = next;
+		}
+	}
+}
+
+static unsigned
+peer_hash(const struct in6_addr *a)
+{
+	uint32_t	h = 2166136261u;
+
+	for (int i = 0; i < 16; i++)
+		h = (h ^ a->s6_addr[i]) * 16777619u;
+	return h % PEER_BUCKETS;
+}
+
+static Peer *
+peer_find(const struct in6_addr *a, bool create)
+{
+	unsigned	b = peer_hash(a);
+	Peer	   *p;
+
+	for (p = peers[b]; p; p = p->next)
+	{
+		if (memcmp(&p->addr, a, sizeof(*a)) == 0)
+			return p;
+	}
+	if (!create || (p = calloc(1, sizeof(Peer))) == NULL)
+		return NULL;
+	p->addr = *a;
+	p->next = peers[b];
+	peers[b] = p;
+	return p;
+}
+
+static void
+peer_release(Peer *peer)
+{
+	Peer	  **link;
+
+	if (peer == NULL || --peer->count > 0)
+		return;
+	for (link = &peers[peer_hash(&peer->addr)]; *link; link = &(*link)->next)
+	{
+		if (*link == peer)
+		{
+			*link = peer->next;
+			free(peer);
+			return;
+		}
+	}
+}
+
+/* conn_release undoes what limits_accept counted. */
+static void
+conn_release(Conn *conn)
+{
+	lws_sul_cancel(&conn->deadline);
+	peer_release(conn->peer);
+	open_connections--;
+	free(conn);
+}
+
+static void
+log_refusal(const char *why, const struct in6_addr *addr)
+{
+	char		text[INET6_ADDRSTRLEN];
+	int64_t		now = now_us();
+
+	refusals_unlogged++;
+	if (now - refusal_logged_us < REFUSAL_LOG_INTERVAL_US && refusal_logged_us != 0)
+		return;
+	if (IN6_IS_ADDR_V4MAPPED(addr))
+		inet_ntop(AF_INET, &addr->s6_addr[12], text, sizeof(text));
+	else
+		inet_ntop(AF_INET6, addr, text, sizeof(text));
+	log_warn("connection from %s refused: %s (%llu refused since the last such line)",
+			 text, why, (unsigned long long) refusals_unlogged);
+	refusals_unlogged = 0;
+	refusal_logged_us = now;
+}
+
+int
+limits_accept(int fd)
+{
+	struct sockaddr_storage ss;
+	socklen_t	sslen = sizeof(ss);
+	struct in6_addr addr;
+	Peer	   *peer = NULL;
+	Conn	   *conn;
+
+	/* The previous accept never reached limits_attach: lws gave up on it. */
+	if (pending)
+	{
+		conn_release(pending);
+		pending = NULL;
+	}
+	if (getpeername(fd, (struct sockaddr *) &ss, &sslen) != 0 ||
+		!acl_normalize((struct sockaddr *) &ss, &addr))
+		memset(&addr, 0, sizeof(addr));	/* unix socket or gone: counted as one "address" */
+
+	if (open_connections >= pushd.cfg.max_connections)
+	{
+		limit_counters.refused_total++;
+		log_refusal("--max-connections reached", &addr);
+		return 1;
+	}
+	if (pushd.cfg.max_connections_per_ip > 0)
+	{
+		peer = peer_find(&addr, false);
+		if (peer && peer->count >= pushd.cfg.max_connections_per_ip)
+		{
+			limit_counters.refused_per_ip++;
+			log_refusal("--max-connections-per-ip reached", &addr);
+			return 1;
+		}
+	}
+	peer = peer_find(&addr, true);
+	conn = calloc(1, sizeof(Conn));
+	if (peer == NULL || conn == NULL)
+	{
+		free(conn);
+		if (peer && peer->count == 0)
+		{
+			peer->count = 1;
+			peer_release(peer);
+		}
+		return 1;
+	}
+	peer->count++;
+	conn->peer = peer;
+	conn->fd = fd;
+	conn->tokens = pushd.cfg.client_messages_per_second;
+	conn->refilled_us = now_us();
+	open_connections++;
+	limit_counters.accepted++;
+	pending = conn;
+	return 0;
+}
+
+static void
+deadline_passed(lws_sorted_usec_list_t *sul)
+{
+	Conn	   *conn = lws_container_of(sul, Conn, deadline);
+
+	if (conn->established || conn->wsi == NULL)
+		return;
+	limit_counters.handshake_timeouts++;
+	log_debug("connection fd %d: no upgrade or HTTP exchange finished within %d s, closing",
+			  conn->fd, pushd.cfg.handshake_timeout_s);
+	lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+void
+limits_attach(struct lws *wsi)
+{
+	Conn	   *conn = pending;
+
+	if (conn == NULL || lws_get_opaque_user_data(wsi) != NULL)
+		return;
+	pending = NULL;
+	conn->wsi = wsi;
+	lws_set_opaque_user_data(wsi, conn);
+	lws_sul_schedule(pushd.context, 0, &conn->deadline, deadline_passed,
+					 (lws_usec_t) pushd.cfg.handshake_timeout_s * LWS_US_PER_SEC);
+}
+
+void
+limits_established(struct lws *wsi)
+{
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
+
+	if (conn == NULL)
+		return;
+	conn->established = true;
+	lws_sul_cancel(&conn->deadline);
+}
+
+void
+limits_detach(struct lws *wsi)
+{
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
+
+	if (conn == NULL)
+	{
+		/* Adoption failed between the accept filter and limits_attach. */
+		if (pending && (lws_get_socket_fd(wsi) == pending->fd || lws_get_socket_fd(wsi) < 0))
+		{
+			conn_release(pending);
+			pending = NULL;
+		}
+		return;
+	}
+	lws_set_opaque_user_data(wsi, NULL);
+	conn_release(conn);
+}
+
+int
+limits_open_connections(void)
+{
+	return open_connections;
+}
+
+/* refill adds rate tokens per second since *refilled_us, up to one second's worth. */
+static void
+refill(double *tokens, int64_t *refilled_us, int rate)
+{
+	int64_t		now = now_us();
+
+	*tokens += (double) (now - *refilled_us) * rate / 1e6;
+	if (*tokens > rate)
+		*tokens = rate;
+	*refilled_us = now;
+}
+
+bool
+limits_client_frame(struct lws *wsi)
+{
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
+	int			rate = pushd.cfg.client_messages_per_second;
+
+	if (conn == NULL || rate == 0)
+		return true;
+	refill(&conn->tokens, &conn->refilled_us, rate);
+	if (conn->tokens >= 1)
+	{
+		conn->tokens -= 1;
+		return true;
+	}
+	limit_counters.rate_limited++;
+	return false;
+}
+
+bool
+limits_metrics_allowed(struct lws *wsi)
+{
+	struct sockaddr_storage ss;
+	socklen_t	sslen = sizeof(ss);
+
+	if (metrics_acl.n == 0)
+		return true;
+	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
+		acl_match(&metrics_acl, (struct sockaddr *) &ss))
+		return true;
+	limit_counters.metrics_refused++;
+	return false;
+}
+
+bool
+limits_catchup_allowed(int64_t *wait_us)
+{
+	int			rate = pushd.cfg.max_catchups_per_second;
+
+	if (catchup_tokens < 0)
+	{
+		catchup_tokens = rate;
+		catchup_refilled_us = now_us();
+	}
+	refill(&catchup_tokens, &catchup_refilled_us, rate);
+	if (catchup_tokens >= 1)
+	{
+		catchup_tokens -= 1;
+		limit_counters.catchups++;
+		return true;
+	}
+	limit_counters.catchups_delayed++;
+	*wait_us = (int64_t) ((1 - catchup_tokens) * 1e6 / rate) + 1;
+	return false;
+}
+
+static void
+counter(TextBuf *buf, const char *name, const char *labels, const char *help, uint64_t value,
+		bool header)
+{
+	if (header)
+		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
+	textbuf_printf(buf, "%s%s %llu\n", name, labels, (unsigned long long) value);
+}
+
+void
+limits_render_metrics(TextBuf *buf)
+{
+	const LimitCounters *l = &limit_counters;
+
+	textbuf_printf(buf, "# HELP pushd_connections Open TCP connections (WebSocket, HTTP, handshaking).\n"
+				   "# TYPE pushd_connections gauge\npushd_connections %d\n", open_connections);
+	counter(buf, "pushd_connections_accepted_total", "", "TCP connections accepted.",
+			l->accepted, true);
+	counter(buf, "pushd_connections_refused_total", "{limit=\"max-connections\"}",
+			"TCP connections closed at once for a connection limit.", l->refused_total, true);
+	counter(buf, "pushd_connections_refused_total", "{limit=\"max-connections-per-ip\"}",
+			NULL, l->refused_per_ip, false);
+	counter(buf, "pushd_handshake_timeouts_total", "",
+			"Connections closed for not finishing TLS, the upgrade or an HTTP exchange in time.",
+			l->handshake_timeouts, true);
+	counter(buf, "pushd_client_messages_too_big_total", "",
+			"Clients closed with 1009 for a message over --max-client-frame.",
+			l->messages_too_big, true);
+	counter(buf, "pushd_client_rate_limited_total", "",
+			"Clients closed with 4029 for sending over --client-messages-per-second.",
+			l->rate_limited, true);
+	counter(buf, "pushd_origins_refused_total", "",
+			"WebSocket upgrades answered 403 for an Origin not in --allowed-origins.",
+			l->origins_refused, true);
+	counter(buf, "pushd_metrics_refused_total", "",
+			"GET /metrics answered 403 for a peer not in --metrics-allow.", l->metrics_refused, true);
+	counter(buf, "pushd_catchups_total", "", "Reads of the change log started after notifications.",
+			l->catchups, true);
+	counter(buf, "pushd_catchups_delayed_total", "",
+			"Times a read of the log waited for --max-catchups-per-second.", l->catchups_delayed, true);
+}

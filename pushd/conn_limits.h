@@ -1,0 +1,70 @@
+/*
+ * conn_limits.h — what a hostile peer can cost pushd, bounded: connections in total and per
+ * address, the time to finish a handshake (slowloris), client frames per second, who may
+ * read /metrics, and how often notifications may trigger a read of the log.  Every
+ * refusal is counted for /metrics (docs/security.md).
+ */
+#ifndef PUSHD_CONN_LIMITS_H
+#define PUSHD_CONN_LIMITS_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "encode.h"
+
+/* Close code for a client over --client-messages-per-second (docs/protocol.md). */
+#define CLOSE_TOO_MANY_MESSAGES 4029
+
+typedef struct LimitCounters
+{
+	uint64_t	accepted;				/* TCP connections let in */
+	uint64_t	refused_total;			/* over --max-connections */
+	uint64_t	refused_per_ip;			/* over --max-connections-per-ip */
+	uint64_t	handshake_timeouts;		/* closed by --handshake-timeout */
+	uint64_t	messages_too_big;		/* closed with 1009 */
+	uint64_t	rate_limited;			/* closed with 4029 */
+	uint64_t	origins_refused;		/* upgrades answered 403 */
+	uint64_t	metrics_refused;		/* /metrics answered 403 */
+	uint64_t	catchups;				/* log reads started */
+	uint64_t	catchups_delayed;		/* times a read waited for --max-catchups-per-second */
+} LimitCounters;
+
+extern LimitCounters limit_counters;
+
+/* limits_start reads the settings (again, after a reload); false when one is unusable. */
+extern bool limits_start(void);
+extern void limits_stop(void);
+
+/*
+ * The connection's life, from the lws callbacks of the stream protocol:
+ * limits_accept (FILTER_NETWORK_CONNECTION, the accepted descriptor; nonzero refuses it),
+ * limits_attach (SERVER_NEW_CLIENT_INSTANTIATED: starts the handshake deadline),
+ * limits_established (the WebSocket upgrade is done), limits_detach (WSI_DESTROY).
+ */
+extern int	limits_accept(int fd);
+extern void limits_attach(struct lws *wsi);
+extern void limits_established(struct lws *wsi);
+extern void limits_detach(struct lws *wsi);
+
+/* limits_open_connections: TCP connections open now (a gauge). */
+extern int	limits_open_connections(void);
+
+/*
+ * limits_client_frame takes one token of the client's bucket at the end of each data
+ * frame it sends; false when it has none left (close it with CLOSE_TOO_MANY_MESSAGES).
+ */
+extern bool limits_client_frame(struct lws *wsi);
+
+/* limits_metrics_allowed: the peer is in --metrics-allow (counted when it is not). */
+extern bool limits_metrics_allowed(struct lws *wsi);
+
+/*
+ * limits_catchup_allowed takes one token of the catch-up bucket; when there is none it
+ * returns false and sets *wait_us to when there will be one.
+ */
+extern bool limits_catchup_allowed(int64_t *wait_us);
+
+extern void limits_render_metrics(TextBuf *buf);
+
+#endif
