@@ -929,9 +929,19 @@ scenario_storm(int clients)
 	secs = connect_clients(clients, clients, 120);
 	emit("storm", clients, "storm_s", secs);
 	emit("storm", clients, "retried_connects", nfailed);
-	/* Connection rows are written after the fact, in batches: let them land. */
+	/* Connection rows are written after the fact, in batches: wait until the count settles. */
 	pump_for(1.5);
 	statements = pg_count(STATEMENTS_SQL);
+	for (int k = 0; k < 10; k++)
+	{
+		long long	again;
+
+		pump_for(0.5);
+		again = pg_count(STATEMENTS_SQL);
+		if (again == statements && (again > 0 || k >= 2))
+			break;
+		statements = again;
+	}
 	emit("storm", clients, "db_statements", (double) statements);
 	print_statements();
 	emit("storm", clients, "rss_kib", (double) server_rss_kib());
