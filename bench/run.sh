@@ -151,10 +151,10 @@ loadgen() {
 
 if $quick; then
 	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storm=2000
-	tp_clients=200 tp_rates=100,400 tp_secs=5 cr_clients=1000
+	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000
 else
 	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storm=10000
-	tp_clients=1000 tp_rates=200,500,1000,2000 tp_secs=30 cr_clients=5000
+	tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000
 fi
 
 : >"$work/loadgen.log"

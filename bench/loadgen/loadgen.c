@@ -106,6 +106,7 @@ static int	nready;				/* open and had a snapshot */
 static int	ninflight;			/* connecting or waiting for the snapshot */
 static int	nfailed;			/* connection attempts that failed */
 static int	nlost;				/* ready clients the server closed */
+static int	nprotocol_errors;	/* frames that made no sense (clients dropped) */
 static int64_t last_ready_t;
 static int	epfd;
 static int	main_efd;			/* the flipper wakes the loop */
@@ -472,6 +473,13 @@ conn_feed(int i, const uint8_t *p, size_t n, int64_t t)
 				{
 					c->msg_opcode = opcode;
 					c->prefix_have = 0;
+				}
+				if (len > (64u << 20) || (opcode >= 8 && len > 125))
+				{
+					/* Not a frame any server here sends: the stream is out of step. */
+					nprotocol_errors++;
+					conn_drop(i, false);
+					return;
 				}
 				c->payload_left = len;
 				c->in_payload = 1;
@@ -1147,6 +1155,8 @@ main(int argc, char **argv)
 	else
 		usage();
 
+	if (nprotocol_errors > 0)
+		emit(scenario, clients, "protocol_errors", nprotocol_errors);
 	PQfinish(pg);
 	return 0;
 }

@@ -190,7 +190,11 @@ broadcast(const char *payload)
 	frame = frame_new(text, len, &flen);
 	for (int k = 0; k < nopen; k++)
 		if (write(open_fds[k], frame, flen) != (ssize_t) flen)
+		{
+			/* A part of a frame would corrupt the stream: that client is gone. */
 			short_writes++;
+			peer_close(open_fds[k--]);
+		}
 	free(frame);
 	free(text);
 }
@@ -243,7 +247,7 @@ main(int argc, char **argv)
 	const char *db = NULL;
 	struct rlimit rl;
 	struct sockaddr_in addr;
-	int			lfd, one = 1;
+	int			lfd, one = 1, sndbuf = 2 * 1024 * 1024;
 	struct epoll_event ev, events[1024];
 	PGconn	   *pg;
 
@@ -319,6 +323,8 @@ main(int argc, char **argv)
 					if (fd < 0)
 						break;
 					setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+					/* The same send buffer as pushd gives each client (--max-backlog-bytes / 2). */
+					setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 					ev.events = EPOLLIN;
 					ev.data.u32 = (uint32_t) fd;
 					epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
@@ -330,7 +336,7 @@ main(int argc, char **argv)
 				peer_readable((int) tag);
 		}
 	}
-	fprintf(stderr, "floor: stopping, %d clients, %lu short writes\n", nopen, short_writes);
+	fprintf(stderr, "floor: stopping, %d clients, %lu clients closed on a short write\n", nopen, short_writes);
 	PQfinish(pg);
 	return 0;
 }
