@@ -150,7 +150,10 @@ for (const n of clientsOf('storm', 'storm_s')) {
 p();
 p('"Ahead of the Node peer" holds on a row when pushd\'s figure is lower than node\'s.');
 p();
-p('How to read this: bench/README.md.');
+p('How to read this: [bench/README.md](../README.md).');
+// The hand-written part: what the profiles showed and what was changed.
+const notes = path.join(__dirname, 'profiles.md');
+if (fs.existsSync(notes)) { p(); p(fs.readFileSync(notes, 'utf8').trim()); }
 fs.writeFileSync(path.join(outDir, 'latest.md'), out.join('\n') + '\n');
 
 // Plot data: one file per panel, one column per server.
