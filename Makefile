@@ -5,6 +5,7 @@
 #   make test       install missing packages, build, install, run every test suite
 #   make run        install missing packages, build, start a throwaway cluster to try it
 #   make deps       only install missing packages
+#   make bench      build, then run the benchmarks (bench/README.md); BENCH_ARGS=--quick
 
 EXTENSION  = pg_toggles
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_toggles.control)
@@ -144,7 +145,12 @@ run: deps
 	$(MAKE) install
 	scripts/run.sh
 
-.PHONY: deps test run unit-tests test-tools install-pushd
+.PHONY: deps test run bench unit-tests test-tools install-pushd
+
+bench: deps
+	$(MAKE) all
+	$(MAKE) install
+	bench/run.sh $(BENCH_ARGS)
 
 # ---- fuzzing (docs/development.md, "Fuzzing") ------------------------------------------
 # Every tests/fuzz/fuzz_NAME.c is a target: libFuzzer's LLVMFuzzerTestOneInput over the

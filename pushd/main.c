@@ -156,8 +156,18 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	}
 }
 
+/*
+ * Stream buffers.  lws allocates rx_buffer_size for every connection, and clients send
+ * next to nothing (pings), so it is small; client_receive reassembles bigger frames up to
+ * --max-client-frame.  With tx_packet_size left at 0, lws would cut every send to the rx
+ * buffer size and copy the rest of each snapshot into a per-client list, a few bytes per
+ * writable event; STREAM_TX_PACKET lets a snapshot go to the kernel in one send().
+ */
+#define STREAM_RX_BUFFER 512
+#define STREAM_TX_PACKET (256 * 1024)
+
 static struct lws_protocols protocols[] = {
-	{PROTOCOL_STREAM, stream_callback, sizeof(Session), 4096, 0, NULL, 0},
+	{PROTOCOL_STREAM, stream_callback, sizeof(Session), STREAM_RX_BUFFER, 0, NULL, STREAM_TX_PACKET},
 	{PROTOCOL_PGLINK, pglink_callback, sizeof(unsigned), 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };

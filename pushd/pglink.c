@@ -73,6 +73,7 @@ static lws_sorted_usec_list_t reconnect_timer;
 static lws_sorted_usec_list_t connect_timer;
 static lws_sorted_usec_list_t catchup_timer;
 static bool catchup_deferred;	/* catchup_timer will start the read */
+static lws_sorted_usec_list_t flush_timer;
 
 static bool catchup_wanted;		/* a notification arrived since the last catch-up began */
 static int	notes_since_catchup;
@@ -183,6 +184,7 @@ link_lost(const char *why)
 	inflight = Q_NONE;
 	jobs_clear();
 	lws_sul_cancel(&connect_timer);
+	lws_sul_cancel(&flush_timer);
 	if (pushd.shutting_down)
 		return;
 
@@ -243,6 +245,40 @@ watch_socket(bool want_write)
 		lws_callback_on_writable(raw);
 }
 
+/*
+ * flush_pending sends what libpq still holds of a query.  A query bigger than the socket
+ * buffer (register_connections after a connect storm of thousands) stays partly in libpq's
+ * buffer; the adopted raw-file wsi was seen never to get its WRITEABLE callback then, which
+ * left the backend waiting for the rest and the link stuck for good, so a short timer
+ * retries as well until libpq has sent everything.
+ */
+#define FLUSH_RETRY_US 1000
+
+static void
+flush_due(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	if (conn == NULL)
+		return;
+	if (PQflush(conn) == 1)
+	{
+		if (raw)
+			lws_callback_on_writable(raw);
+		lws_sul_schedule(pushd.context, 0, &flush_timer, flush_due, FLUSH_RETRY_US);
+	}
+}
+
+static void
+flush_pending(void)
+{
+	if (conn != NULL && PQflush(conn) == 1)
+	{
+		if (raw)
+			lws_callback_on_writable(raw);
+		lws_sul_schedule(pushd.context, 0, &flush_timer, flush_due, FLUSH_RETRY_US);
+	}
+}
+
 static bool
 send_query(Query q, const char *sql, int nparams, const char *const *params)
 {
@@ -260,8 +296,7 @@ send_query(Query q, const char *sql, int nparams, const char *const *params)
 	inflight = q;
 	result_index = 0;
 	query_failed = false;
-	if (PQflush(conn) == 1)
-		lws_callback_on_writable(raw);
+	flush_pending();
 	return true;
 }
 
@@ -326,6 +361,7 @@ became_ready(void)
 	state = LINK_READY;
 	backoff_ms = 0;
 	lws_sul_cancel(&connect_timer);
+	lws_sul_cancel(&flush_timer);
 	registry_link_ready();
 	ever_ready = true;
 }
@@ -596,8 +632,8 @@ pglink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				break;
 			if (state == LINK_CONNECTING)
 				connect_progress();
-			else if (PQflush(conn) == 1)
-				lws_callback_on_writable(wsi);
+			else
+				flush_pending();
 			break;
 		case LWS_CALLBACK_RAW_CLOSE_FILE:
 			if (session != NULL && session->generation == generation && wsi == raw)
@@ -620,6 +656,7 @@ pglink_shutdown(void)
 	lws_sul_cancel(&connect_timer);
 	lws_sul_cancel(&catchup_timer);
 	catchup_deferred = false;
+	lws_sul_cancel(&flush_timer);
 	if (state == LINK_READY && conn != NULL)
 	{
 		PGresult   *res;

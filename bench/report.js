@@ -1,0 +1,167 @@
+// report.js — turns bench/results/raw.csv (label,scenario,clients,metric,value) into
+// latest.md (the table, the targets, ratios to the floor) and the .dat files plot.gp reads.
+//
+//   node bench/report.js RAW.csv OUTDIR MODE
+'use strict';
+const fs = require('fs');
+const path = require('path');
+const os = require('os');
+
+const [rawPath, outDir, mode] = process.argv.slice(2);
+const rows = fs.readFileSync(rawPath, 'utf8').trim().split('\n').filter(Boolean)
+  .map((l) => { const [label, scenario, clients, metric, value] = l.split(','); return { label, scenario, clients: +clients, metric, value: +value }; });
+
+const get = (label, scenario, clients, metric) => {
+  const r = rows.find((x) => x.label === label && x.scenario === scenario && x.clients === clients && x.metric === metric);
+  return r ? r.value : undefined;
+};
+const clientsOf = (scenario, metric) => [...new Set(rows.filter((r) => r.scenario === scenario && r.metric === metric).map((r) => r.clients))].sort((a, b) => a - b);
+const servers = ['floor', 'pushd', 'node'];
+const fmt = (v, d = 2) => (v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(d));
+const ratio = (v, f) => (v === undefined || f === undefined || f === 0 ? '–' : (v / f).toFixed(2) + '×');
+const cell = (label, v, f, d) => (label === 'floor' ? fmt(v, d) : `${fmt(v, d)} (${ratio(v, f)})`);
+
+const out = [];
+const p = (s = '') => out.push(s);
+p('# Benchmark results');
+p();
+p(`Mode: **${mode}** · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${os.cpus().length} cores (${os.cpus()[0].model.trim()}) · load generator, servers and PostgreSQL on the same machine, loopback only.`);
+p('Figures in parentheses are ratios to the floor server (`bench/peers/floor/`). Times in ms unless marked.');
+p('Raw figures: [raw.csv](raw.csv); plot: [latency-fanout.png](latency-fanout.png).');
+p();
+
+// 1. Latency
+p('## 1. Delivery latency (COMMIT returned → client received), 50 flips/s');
+p();
+p('| clients | server | p50 | p99 | max | samples | missing | RSS KiB |');
+p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |');
+for (const n of clientsOf('latency', 'latency_p50_ms')) {
+  for (const s of servers) {
+    const f = (m) => get('floor', 'latency', n, m);
+    const g = (m) => get(s, 'latency', n, m);
+    p(`| ${n} | ${s} | ${cell(s, g('latency_p50_ms'), f('latency_p50_ms'), 3)} | ${cell(s, g('latency_p99_ms'), f('latency_p99_ms'), 3)} | ${fmt(g('latency_max_ms'), 3)} | ${fmt(g('latency_samples'), 0)} | ${fmt(g('missing'), 0)} | ${fmt(g('rss_kib'), 0)} |`);
+  }
+}
+p();
+
+// 2. Fan-out and CPU
+p('## 2. Fan-out: COMMIT returned → the last client has the change (20 flips per step)');
+p();
+p('| clients | server | p50 | p99 | max | server CPU µs / delivered message | connect all (s) |');
+p('| ---: | --- | ---: | ---: | ---: | ---: | ---: |');
+const fanN = clientsOf('fanout', 'fanout_p50_ms');
+for (const n of fanN) {
+  for (const s of servers) {
+    const f = (m) => get('floor', 'fanout', n, m);
+    const g = (m) => get(s, 'fanout', n, m);
+    p(`| ${n} | ${s} | ${cell(s, g('fanout_p50_ms'), f('fanout_p50_ms'), 2)} | ${cell(s, g('fanout_p99_ms'), f('fanout_p99_ms'), 2)} | ${fmt(g('fanout_max_ms'))} | ${cell(s, g('cpu_us_per_msg'), f('cpu_us_per_msg'), 2)} | ${fmt(g('connect_s'), 2)} |`);
+  }
+}
+p();
+
+// 3. Memory
+p('## 3. Idle memory: server RSS (KiB) and bytes per connection');
+p();
+p('| clients | ' + servers.map((s) => `${s} RSS | ${s} B/conn`).join(' | ') + ' |');
+p('| ---: |' + servers.map(() => ' ---: | ---: |').join(''));
+for (const n of clientsOf('memory', 'rss_kib')) {
+  p(`| ${n} | ` + servers.map((s) => `${fmt(get(s, 'memory', n, 'rss_kib'), 0)} | ${n ? fmt(get(s, 'memory', n, 'bytes_per_conn'), 0) : ''}`).join(' | ') + ' |');
+}
+p();
+
+// 4. Storm
+p('## 4. Connect storm: all clients connect at once, 200 toggles in the table');
+p();
+p('| clients | server | all have their snapshot (s) | DB statements during the storm | retried connects | RSS KiB |');
+p('| ---: | --- | ---: | ---: | ---: | ---: |');
+for (const n of clientsOf('storm', 'storm_s')) {
+  for (const s of servers) {
+    const g = (m) => get(s, 'storm', n, m);
+    p(`| ${n} | ${s} | ${fmt(g('storm_s'), 3)} | ${fmt(g('db_statements'), 0)} | ${fmt(g('retried_connects'), 0)} | ${fmt(g('rss_kib'), 0)} |`);
+  }
+}
+p();
+
+// 5. Throughput
+p('## 5. Change throughput: highest flip rate sustained with p99 < 50 ms, everything delivered');
+p();
+const tpN = clientsOf('throughput', 'max_sustained_rate');
+const rates = [...new Set(rows.filter((r) => /^rate_\d+_p99_ms$/.test(r.metric)).map((r) => +r.metric.split('_')[1]))].sort((a, b) => a - b);
+p('| clients | server | max sustained flips/s | ' + rates.map((r) => `p99 @${r}/s`).join(' | ') + ' |');
+p('| ---: | --- | ---: |' + rates.map(() => ' ---: |').join(''));
+for (const n of tpN) {
+  for (const s of servers) {
+    p(`| ${n} | ${s} | ${fmt(get(s, 'throughput', n, 'max_sustained_rate'), 0)} | ` + rates.map((r) => {
+      const v = get(s, 'throughput', n, `rate_${r}_p99_ms`);
+      const a = get(s, 'throughput', n, `rate_${r}_achieved`);
+      return v === undefined ? '–' : `${fmt(v)} (${fmt(a, 0)}/s)`;
+    }).join(' | ') + ' |');
+  }
+}
+p();
+
+// 6. Connection tracking
+p('## 6. Connection tracking: connects per second (200 handshakes in flight)');
+p();
+p('| server | clients | connects/s | DB statements |');
+p('| --- | ---: | ---: | ---: |');
+for (const s of ['floor', 'pushd', 'pushd-untracked', 'node']) {
+  for (const n of clientsOf('connrate', 'connects_per_s')) {
+    const label = s === 'pushd' ? 'pushd (track-connections on)' : s === 'pushd-untracked' ? 'pushd (track-connections off)' : s;
+    if (get(s, 'connrate', n, 'connects_per_s') !== undefined)
+      p(`| ${label} | ${n} | ${fmt(get(s, 'connrate', n, 'connects_per_s'), 0)} | ${fmt(get(s, 'connrate', n, 'db_statements'), 0)} |`);
+  }
+}
+p();
+
+// Targets
+p('## Targets (pushd)');
+p();
+p('| target | pushd | floor | node | met |');
+p('| --- | ---: | ---: | ---: | :---: |');
+const yes = (b) => (b === undefined ? '–' : b ? 'yes' : '**no**');
+const lat = (s, m) => get(s, 'latency', 1, m);
+p(`| 1-client latency p50 ≤ 0.3 ms | ${fmt(lat('pushd', 'latency_p50_ms'), 3)} | ${fmt(lat('floor', 'latency_p50_ms'), 3)} | ${fmt(lat('node', 'latency_p50_ms'), 3)} | ${yes(lat('pushd', 'latency_p50_ms') <= 0.3)} |`);
+p(`| 1-client latency p99 ≤ 2 ms | ${fmt(lat('pushd', 'latency_p99_ms'), 3)} | ${fmt(lat('floor', 'latency_p99_ms'), 3)} | ${fmt(lat('node', 'latency_p99_ms'), 3)} | ${yes(lat('pushd', 'latency_p99_ms') <= 2)} |`);
+for (const n of fanN) {
+  const f = get('floor', 'fanout', n, 'fanout_p50_ms');
+  const v = get('pushd', 'fanout', n, 'fanout_p50_ms');
+  const nd = get('node', 'fanout', n, 'fanout_p50_ms');
+  p(`| fan-out to ${n} (p50) ≤ 1.15× floor | ${fmt(v)} (${ratio(v, f)}) | ${fmt(f)} | ${fmt(nd)} (${ratio(nd, f)}) | ${yes(v !== undefined && f !== undefined ? v <= 1.15 * f : undefined)} |`);
+}
+for (const n of fanN) {
+  const f = get('floor', 'fanout', n, 'cpu_us_per_msg');
+  const v = get('pushd', 'fanout', n, 'cpu_us_per_msg');
+  const nd = get('node', 'fanout', n, 'cpu_us_per_msg');
+  p(`| CPU per delivered message at ${n} ≤ 1.15× floor (µs) | ${fmt(v)} (${ratio(v, f)}) | ${fmt(f)} | ${fmt(nd)} (${ratio(nd, f)}) | ${yes(v !== undefined && f !== undefined ? v <= 1.15 * f : undefined)} |`);
+}
+const memN = clientsOf('memory', 'bytes_per_conn');
+const maxMem = memN[memN.length - 1];
+if (maxMem !== undefined) {
+  const v = get('pushd', 'memory', maxMem, 'bytes_per_conn');
+  p(`| pushd RSS per idle connection ≤ 1536 B (at ${maxMem}) | ${fmt(v, 0)} | ${fmt(get('floor', 'memory', maxMem, 'bytes_per_conn'), 0)} | ${fmt(get('node', 'memory', maxMem, 'bytes_per_conn'), 0)} | ${yes(v <= 1536)} |`);
+}
+for (const n of clientsOf('storm', 'storm_s')) {
+  const v = get('pushd', 'storm', n, 'storm_s');
+  p(`| storm of ${n}, 200-toggle snapshot ≤ 0.8 s | ${fmt(v, 3)} s | ${fmt(get('floor', 'storm', n, 'storm_s'), 3)} s | ${fmt(get('node', 'storm', n, 'storm_s'), 3)} s | ${yes(v <= 0.8)} |`);
+  const st = get('pushd', 'storm', n, 'db_statements');
+  p(`| storm of ${n}: a handful of DB statements | ${fmt(st, 0)} | ${fmt(get('floor', 'storm', n, 'db_statements'), 0)} | ${fmt(get('node', 'storm', n, 'db_statements'), 0)} | ${yes(st <= 20)} |`);
+}
+p();
+p('"Ahead of the Node peer" holds on a row when pushd\'s figure is lower than node\'s.');
+p();
+p('How to read this: [bench/README.md](../README.md).');
+// The hand-written part: what the profiles showed and what was changed.
+const notes = path.join(__dirname, 'profiles.md');
+if (fs.existsSync(notes)) { p(); p(fs.readFileSync(notes, 'utf8').trim()); }
+fs.writeFileSync(path.join(outDir, 'latest.md'), out.join('\n') + '\n');
+
+// Plot data: one file per panel, one column per server.
+const latN = clientsOf('latency', 'latency_p50_ms');
+const dat = (name, ns, scen, metrics) => {
+  const lines = ['# clients ' + servers.flatMap((s) => metrics.map((m) => `${s}_${m}`)).join(' ')];
+  for (const n of ns) lines.push([n, ...servers.flatMap((s) => metrics.map((m) => { const v = get(s, scen, n, m); return v === undefined ? 'NaN' : v; }))].join(' '));
+  fs.writeFileSync(path.join(outDir, name), lines.join('\n') + '\n');
+};
+dat('latency.dat', latN, 'latency', ['latency_p50_ms', 'latency_p99_ms']);
+dat('fanout.dat', fanN, 'fanout', ['fanout_p50_ms', 'fanout_p99_ms']);

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# run.sh — `make bench`: runs every benchmark scenario against the floor server,
+# toggles-pushd and the Node.js relay in turn, on a throwaway PostgreSQL, over loopback
+# only, and writes bench/results/ (raw.csv, latest.md, latency-fanout.png).
+#
+#   bench/run.sh            the full run (under 15 minutes on 2 cores)
+#   bench/run.sh --quick    small client counts and short phases (under 2 minutes)
+#
+# Expects the extension installed and pushd built (the Makefile's `bench` target does
+# both).  Every phase is bounded in count and time by the load generator.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+bench="$top/bench"
+. "$top/scripts/lib.sh"
+
+quick=false
+[[ ${1:-} == --quick ]] && quick=true
+pg_port=${TOGGLES_BENCH_PG_PORT:-5497}
+db=toggles_bench
+mode=$($quick && echo quick || echo full)
+
+"$bench/deps.sh"
+make -s -C "$bench"
+(cd "$bench/peers/node-relay" && npm ci --silent --no-audit --no-fund)
+
+# Each side holds ~19,000 sockets: every process started from here gets the hard limit.
+ulimit -n "$(ulimit -Hn)"
+if (($(ulimit -n) < 19100)); then
+	echo "bench: the fd limit is $(ulimit -n); 19,000 clients need about 19,100" >&2
+fi
+
+if pg_can_reach "$top"; then
+	rundir="$top/.run-bench"
+else
+	rundir=/var/tmp/pg_toggles-$(echo "$top" | md5sum | cut -c1-8)-bench
+fi
+work="$bench/work"
+results="$bench/results"
+mkdir -p "$work" "$results"
+server_pid=
+
+stop_server() {
+	if [[ -n $server_pid ]]; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		for _ in $(seq 1 50); do
+			kill -0 "$server_pid" 2>/dev/null || break
+			sleep 0.1
+		done
+		kill -KILL "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+		server_pid=
+	fi
+}
+stop() {
+	stop_server
+	as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" -m fast -w stop >/dev/null 2>&1 || true
+	rm -rf "$rundir"
+}
+[[ -d $rundir/pgdata ]] && stop
+pg_owned_dir "$rundir"
+trap stop EXIT
+trap 'exit 130' INT TERM
+
+echo "bench ($mode): throwaway cluster in $rundir"
+as_pg "$PG_BINDIR/initdb" -D "$rundir/pgdata" -U postgres -A trust -E UTF8 --no-instructions \
+	>"$work/initdb.log" 2>&1 || { cat "$work/initdb.log"; exit 1; }
+# fsync off: the cluster is thrown away, and the disk is shared with other work; commits
+# still wait for their WAL write.  pg_stat_statements counts the statements of a storm.
+as_pg "$PG_BINDIR/pg_ctl" -D "$rundir/pgdata" -l "$rundir/postgres.log" -w -o "-p $pg_port \
+	-c listen_addresses=127.0.0.1 -c unix_socket_directories=$rundir -c fsync=off \
+	-c max_connections=100 -c shared_preload_libraries=pg_stat_statements \
+	-c pg_stat_statements.track=top" start >/dev/null ||
+	{ cat "$rundir/postgres.log"; exit 1; }
+
+psql_bench() { as_pg "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h "$rundir" -p "$pg_port" -U postgres "$@"; }
+psql_bench -d postgres -c "CREATE DATABASE $db"
+# 200 toggles: the snapshot every client gets on connect is about 30 KB.
+psql_bench -d "$db" <<'SQL'
+CREATE EXTENSION pg_toggles;
+CREATE EXTENSION pg_stat_statements;
+INSERT INTO toggles.features (name, is_active, description)
+SELECT format('bench-%s', lpad(i::text, 3, '0')), i % 2 = 0,
+       format('Benchmark toggle number %s, flipped by the load generator', i)
+FROM generate_series(0, 199) AS i;
+SQL
+conninfo="host=$rundir port=$pg_port dbname=$db user=postgres"
+
+raw="$work/raw.csv"
+: >"$raw"
+
+wait_port() {
+	local port=$1
+	for _ in $(seq 1 100); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && return 0
+		kill -0 "$server_pid" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# start_server NAME: starts one server in the background; sets server_pid and port.
+start_server() {
+	local name=$1
+	case $name in
+		floor)
+			port=8095
+			"$bench/peers/floor/floor" --port $port --db "$conninfo" >"$work/$name.log" 2>&1 &
+			;;
+		pushd)
+			port=8096
+			"$top/pushd/toggles-pushd" --db "$conninfo" --listen "127.0.0.1:$port" --node bench \
+				--log-level warn >"$work/$name.log" 2>&1 &
+			;;
+		pushd-untracked)
+			port=8097
+			"$top/pushd/toggles-pushd" --db "$conninfo" --listen "127.0.0.1:$port" --node bench-untracked \
+				--log-level warn --no-track-connections >"$work/$name.log" 2>&1 &
+			;;
+		node)
+			port=8098
+			PORT=$port PGHOST=$rundir PGPORT=$pg_port PGDATABASE=$db PGUSER=postgres \
+				node "$bench/peers/node-relay/relay.js" >"$work/$name.log" 2>&1 &
+			;;
+	esac
+	server_pid=$!
+	if ! wait_port $port; then
+		cat "$work/$name.log"
+		echo "bench: $name did not start" >&2
+		exit 1
+	fi
+	if [[ $name == pushd* ]]; then
+		for _ in $(seq 1 50); do
+			curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
+			sleep 0.1
+		done
+	fi
+	sleep 0.5
+}
+
+# loadgen NAME SCENARIO ARGS...: one scenario in a fresh load generator process.
+loadgen() {
+	local name=$1
+	shift
+	echo "bench: $name: $*"
+	"$bench/loadgen/loadgen" --port "$port" --db "$conninfo" --pid "$server_pid" --label "$name" \
+		"$@" >>"$raw" 2>>"$work/loadgen.log" || echo "bench: $name: loadgen failed ($*)" >&2
+	# Let the server take in the closes before the next phase.
+	sleep 2
+}
+
+if $quick; then
+	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storm=2000
+	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000
+else
+	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storm=10000
+	tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000
+fi
+
+: >"$work/loadgen.log"
+for name in floor pushd node; do
+	# Fan-out first, so that its "0 clients" RSS is that of a fresh server.
+	start_server $name
+	loadgen $name fanout --steps $steps --repeat $repeat
+	loadgen $name latency --clients 1 --flips $lat_flips --rate 50
+	loadgen $name latency --clients $lat_many --flips $lat_flips --rate 50
+	loadgen $name storm --clients $storm
+	loadgen $name throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
+	loadgen $name connrate --clients $cr_clients --concurrency 200
+	stop_server
+done
+start_server pushd-untracked
+loadgen pushd-untracked connrate --clients $cr_clients --concurrency 200
+stop_server
+
+cp "$raw" "$results/raw.csv"
+node "$bench/report.js" "$results/raw.csv" "$results" "$mode"
+gnuplot -e "datadir='$results'" "$bench/plot.gp"
+echo "bench: results in bench/results/latest.md and bench/results/latency-fanout.png"
