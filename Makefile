@@ -58,7 +58,7 @@ PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
 	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS))
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
-PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto)
+PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl)
 PUSHD_BINDIR = /usr/local/bin
 
 all: $(PUSHD)
