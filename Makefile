@@ -75,9 +75,14 @@ $(PUSHD): $(PUSHD_OBJS)
 # The same daemon under AddressSanitizer and UBSan, for the hostile-input tests
 # (scripts/test.sh hands it to them as TOGGLES_PUSHD_ASAN).
 PUSHD_ASAN = pushd/toggles-pushd-asan
-PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c))
+PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c)) \
+	$(patsubst common/%.c,pushd/asan/common_%.o,$(COMMON_SRCS))
 
-pushd/asan/%.o: pushd/%.c $(wildcard pushd/*.h)
+pushd/asan/%.o: pushd/%.c $(wildcard pushd/*.h) $(wildcard common/*.h)
+	@mkdir -p pushd/asan
+	$(CC) $(PUSHD_CFLAGS) -O1 $(SANITIZE) -c -o $@ $<
+
+pushd/asan/common_%.o: common/%.c $(wildcard common/*.h)
 	@mkdir -p pushd/asan
 	$(CC) $(PUSHD_CFLAGS) -O1 $(SANITIZE) -c -o $@ $<
 
