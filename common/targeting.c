@@ -20,7 +20,7 @@
 #define MAX_CONTEXT_BYTES (64 * 1024)
 #define MAX_RULES 100
 #define MAX_CONDITIONS 50
-#define MAX_WINDOWS 64
+#define MAX_WINDOWS 63			/* one signature bit each; bit 63 flags an unknown zone */
 #define MAX_LIST_VALUES 10000
 #define MAX_SPLIT 20
 #define MAX_VARIANTS 100

@@ -95,7 +95,7 @@ extern bool tg_time_dependent(const TgToggle *toggle);
 
 /*
  * tg_time_signature: one bit per window condition of the toggle (in rule order, at most
- * 64), set when the window holds at at_us, plus the top bit when a zone is unknown.  When
+ * 63), set when the window holds at at_us, plus the top bit when a zone is unknown.  When
  * the signatures at two instants are equal, tg_evaluate gives the same result at both, for
  * every context: pushd calls it each second and re-evaluates only on a difference.
  */
