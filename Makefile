@@ -163,14 +163,15 @@ bench: deps
 # and an optional dictionary tests/fuzz/NAME.dict.  `make fuzz` builds each with clang's
 # libFuzzer and runs it for FUZZ_SECONDS; `make fuzz-replay` builds each with gcc and
 # tests/fuzz/replay_main.c, which scripts/test.sh runs over tests/fuzz/NAME/.
-# Still to come, with the rewrite of pushd/clients.c: clients (client messages) and query
-# (query strings), one fuzz_NAME.c and one FUZZ_SRCS_NAME line each.
 .SECONDEXPANSION:
 FUZZ_SRCS_rules = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_context = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c
 FUZZ_SRCS_config = pushd/config.c pushd/acl.c
 FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c
+FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c $(COMMON_SRCS)
+FUZZ_SRCS_message = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
+FUZZ_SRCS_query = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -12,12 +12,12 @@
  * Each client belongs to the group of its context (groups.c), whose messages it gets;
  * a context given at the handshake or later in a context message picks the group.
  */
-#include <cjson/cJSON.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "auth.h"
+#include "client_input.h"
 #include "clients.h"
 #include "context.h"
 #include "http.h"
@@ -229,18 +229,11 @@ start_stream(Client *c)
 {
 	char		buf[256];
 	const char *since = lws_get_urlarg_by_name(c->wsi, "since=", buf, sizeof(buf));
-	char	   *end;
-	long long	v;
+	int64_t		v;
 	char		epoch[256];
 	const char *want_epoch;
 
-	if (since == NULL || *since == '\0')
-	{
-		c->needs_snapshot = true;
-		return;
-	}
-	v = strtoll(since, &end, 10);
-	if (*end != '\0' || v < 0)
+	if (!parse_since(since, &v))
 	{
 		c->needs_snapshot = true;
 		return;
@@ -534,14 +527,12 @@ queue_drop_versioned(Client *c)
  * changes nothing.
  */
 static void
-change_context(Client *c)
+change_context(Client *c, const char *raw, size_t len)
 {
-	const char *raw;
-	size_t		len;
 	char		err[256];
 	Group	   *g;
 
-	if (!json_member_raw(c->rx, c->rx_len, "context", &raw, &len))
+	if (raw == NULL)
 	{
 		reply_error(c, "invalid_context", "expected {\"type\":\"context\",\"context\":{...}}");
 		return;
@@ -566,23 +557,13 @@ change_context(Client *c)
 static void
 client_message(Client *c)
 {
-	const char *end = NULL;
-	cJSON	   *doc = cJSON_ParseWithLengthOpts(c->rx, c->rx_len, &end, false);
-	cJSON	   *type;
+	const char *context;
+	size_t		context_len;
+	ClientMessage kind = client_message_parse(c->rx, c->rx_len, &context, &context_len);
 
-	/* One JSON value per message: cJSON alone would stop at the end of the first one. */
-	while (doc != NULL && end < c->rx + c->rx_len && strchr(" \t\r\n", *end) && *end)
-		end++;
-	if (doc != NULL && end != c->rx + c->rx_len)
-	{
-		cJSON_Delete(doc);
-		doc = NULL;
-	}
-	type = cJSON_GetObjectItemCaseSensitive(doc, "type");
-
-	if (cJSON_IsString(type) && strcmp(type->valuestring, "context") == 0)
-		change_context(c);
-	else if (cJSON_IsString(type) && strcmp(type->valuestring, "ping") == 0)
+	if (kind == MSG_CONTEXT)
+		change_context(c, context, context_len);
+	else if (kind == MSG_PING)
 	{
 		char		pong[64];
 
@@ -593,12 +574,11 @@ client_message(Client *c)
 	else
 	{
 		log_debug("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
-		reply(c, doc == NULL
+		reply(c, kind == MSG_INVALID_JSON
 			  ? "{\"type\":\"error\",\"error\":\"invalid_json\",\"message\":\"messages are JSON objects\"}"
 			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":"
 			  "\"expected {\\\"type\\\":\\\"ping\\\"} or {\\\"type\\\":\\\"context\\\",\\\"context\\\":{...}}\"}");
 	}
-	cJSON_Delete(doc);
 }
 
 static int
