@@ -166,7 +166,7 @@ bench: deps
 .SECONDEXPANSION:
 FUZZ_SRCS_rules = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_context = $(COMMON_SRCS) pushd/zoneinfo.c
-FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c
+FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c $(COMMON_SRCS)
 FUZZ_SRCS_config = pushd/config.c pushd/acl.c
 FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c
 FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c $(COMMON_SRCS)

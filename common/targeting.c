@@ -295,8 +295,8 @@ name_hash(const char *s, size_t len)
 
 /* ---------------------------------------------------------------- calendar and time */
 
-static int64_t
-floor_div(int64_t a, int64_t b)
+int64_t
+tg_floor_div(int64_t a, int64_t b)
 {
 	int64_t		q = a / b;
 
@@ -305,8 +305,8 @@ floor_div(int64_t a, int64_t b)
 	return q;
 }
 
-static bool
-is_leap_year(int64_t y)
+bool
+tg_is_leap_year(int64_t y)
 {
 	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
@@ -316,7 +316,7 @@ days_in_month(int64_t y, int m)
 {
 	static const int days[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
-	return m == 2 && is_leap_year(y) ? 29 : days[m - 1];
+	return m == 2 && tg_is_leap_year(y) ? 29 : days[m - 1];
 }
 
 /*
@@ -324,8 +324,8 @@ days_in_month(int64_t y, int m)
  * 400-year eras (146097 days) of years that start on March 1st, so that the leap day is
  * the last day of its year.
  */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
+int64_t
+tg_days_from_civil(int64_t y, int m, int d)
 {
 	int64_t		era,
 				yoe,
@@ -334,7 +334,7 @@ days_from_civil(int64_t y, int m, int d)
 
 	if (m <= 2)
 		y--;
-	era = floor_div(y, 400);
+	era = tg_floor_div(y, 400);
 	yoe = y - era * 400;
 	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
 	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
@@ -428,7 +428,7 @@ parse_rfc3339(const char *s, size_t len, int64_t *us, bool *has_fraction)
 		return false;
 	if (i != len)
 		return false;
-	secs = days_from_civil(year, month, day) * SECS_PER_DAY +
+	secs = tg_days_from_civil(year, month, day) * SECS_PER_DAY +
 		hour * 3600 + minute * 60 + second - offset;
 	*us = secs * USECS_PER_SEC + frac;
 	return true;
@@ -2054,8 +2054,8 @@ window_state(const Window *w, int64_t at_us, const TgHooks *hooks)
 		 !hooks->local_time(hooks->arg, w->tz, at_us, &local_us)))
 		return WINDOW_ERROR;
 	/* The wall-clock time of day and weekday of the local date; 1970-01-01 was a Thursday. */
-	secs = floor_div(local_us, USECS_PER_SEC);
-	day = floor_div(secs, SECS_PER_DAY);
+	secs = tg_floor_div(local_us, USECS_PER_SEC);
+	day = tg_floor_div(secs, SECS_PER_DAY);
 	tod = (int) (secs - day * SECS_PER_DAY);
 	weekday = (int) ((day % 7 + 7 + 3) % 7);
 	yesterday = (weekday + 6) % 7;

@@ -105,6 +105,12 @@ extern uint64_t tg_time_signature(const TgToggle *toggle, int64_t at_us, const T
 extern uint32_t tg_murmur3_32(const void *data, size_t len, uint32_t seed);
 extern int	tg_bucket(const char *name, const char *key, size_t key_len);
 
+/* Calendar arithmetic, shared with pushd's zoneinfo reader: floor division, leap years,
+ * and days since 1970-01-01 of a proleptic Gregorian date. */
+extern int64_t tg_floor_div(int64_t a, int64_t b);
+extern bool tg_is_leap_year(int64_t y);
+extern int64_t tg_days_from_civil(int64_t y, int m, int d);
+
 /* tg_parse_rfc3339: "2026-12-24T18:00:00+01:00" (fractions allowed) -> µs since epoch. */
 extern bool tg_parse_rfc3339(const char *s, size_t len, int64_t *us);
 

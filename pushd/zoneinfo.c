@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "targeting.h"
 #include "zoneinfo.h"
 
 #define MAX_ZONES 64
@@ -71,51 +72,17 @@ struct ZoneCache
 
 static ZoneCache *default_cache;
 
-/* ---------------------------------------------------------------- calendar */
-
-static int64_t
-floor_div(int64_t a, int64_t b)
-{
-	int64_t		q = a / b;
-
-	if ((a % b != 0) && ((a < 0) != (b < 0)))
-		q--;
-	return q;
-}
-
-static bool
-is_leap_year(int64_t y)
-{
-	return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
-/* days_from_civil: days since 1970-01-01 (see common/targeting.c). */
-static int64_t
-days_from_civil(int64_t y, int m, int d)
-{
-	int64_t		era,
-				yoe,
-				doy,
-				doe;
-
-	if (m <= 2)
-		y--;
-	era = floor_div(y, 400);
-	yoe = y - era * 400;
-	doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-	doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-	return era * 146097 + doe - 719468;
-}
+/* ---------------------------------------------------------------- calendar (with common/targeting.c) */
 
 /* year_of_day: the year holding day number days since 1970-01-01. */
 static int64_t
 year_of_day(int64_t days)
 {
-	int64_t		y = 1970 + floor_div(days * 400, 146097);
+	int64_t		y = 1970 + tg_floor_div(days * 400, 146097);
 
-	while (days_from_civil(y, 1, 1) > days)
+	while (tg_days_from_civil(y, 1, 1) > days)
 		y--;
-	while (days_from_civil(y + 1, 1, 1) <= days)
+	while (tg_days_from_civil(y + 1, 1, 1) <= days)
 		y++;
 	return y;
 }
@@ -273,7 +240,7 @@ parse_posix_tz(const char *s, PosixRule *r)
 static int64_t
 rule_day(const RuleDate *d, int64_t y)
 {
-	int64_t		jan1 = days_from_civil(y, 1, 1);
+	int64_t		jan1 = tg_days_from_civil(y, 1, 1);
 	int64_t		first,
 				day,
 				next_month;
@@ -283,15 +250,15 @@ rule_day(const RuleDate *d, int64_t y)
 	{
 		case 'J':
 			/* 1..365, February 29th never counted */
-			return jan1 + d->day - 1 + (is_leap_year(y) && d->day >= 60 ? 1 : 0);
+			return jan1 + d->day - 1 + (tg_is_leap_year(y) && d->day >= 60 ? 1 : 0);
 		case 'N':
 			return jan1 + d->day;
 		default:
 			break;
 	}
-	first = days_from_civil(y, d->month, 1);
-	next_month = d->month == 12 ? days_from_civil(y + 1, 1, 1) :
-		days_from_civil(y, d->month + 1, 1);
+	first = tg_days_from_civil(y, d->month, 1);
+	next_month = d->month == 12 ? tg_days_from_civil(y + 1, 1, 1) :
+		tg_days_from_civil(y, d->month + 1, 1);
 	/* 1970-01-01 was a Thursday (4, counting from Sunday = 0). */
 	first_wday = (int) ((first % 7 + 7 + 4) % 7);
 	day = first + (d->day - first_wday + 7) % 7 + (int64_t) (d->week - 1) * 7;
@@ -309,7 +276,7 @@ rule_day(const RuleDate *d, int64_t y)
 static int32_t
 rule_offset(const PosixRule *r, int64_t t)
 {
-	int64_t		y = year_of_day(floor_div(t + r->std_off, SECS_PER_DAY));
+	int64_t		y = year_of_day(tg_floor_div(t + r->std_off, SECS_PER_DAY));
 	int64_t		best = INT64_MIN;
 	int32_t		off = r->std_off;
 	int64_t		yy;
@@ -671,7 +638,7 @@ zoneinfo_local_time(void *arg, const char *tz, int64_t t_us, int64_t *local_us)
 {
 	ZoneCache  *cache = arg;
 	Zone	   *z;
-	int64_t		t = floor_div(t_us, 1000000);
+	int64_t		t = tg_floor_div(t_us, 1000000);
 
 	if (tz == NULL || !valid_name(tz))
 		return false;
