@@ -155,6 +155,9 @@ static const Setting settings[] = {
 	 "127.0.0.0/8,::1/128", 0, 0,
 	 true, NULL, "CIDRS", check_cidrs,
 	 "addresses that may GET /metrics (else 403), comma-separated; empty: any"},
+	{"healthz-allow", SETTING_STRING, offsetof(PushdConfig, healthz_allow), "", 0, 0,
+	 true, NULL, "CIDRS", check_cidrs,
+	 "addresses that may GET /healthz (else 403), comma-separated; empty: any (load balancers)"},
 };
 
 #define NUM_SETTINGS (sizeof(settings) / sizeof(settings[0]))

@@ -52,6 +52,7 @@ typedef struct PushdConfig
 	char	   *allowed_origins;	/* comma-separated Origin values; "" = any; reloadable */
 	int			max_catchups_per_second;	/* log reads triggered by notifications; reloadable */
 	char	   *metrics_allow;		/* CIDRs that may GET /metrics; "" = any; reloadable */
+	char	   *healthz_allow;		/* CIDRs that may GET /healthz; "" = any; reloadable */
 } PushdConfig;
 
 /* Outcome of config_parse_args. */

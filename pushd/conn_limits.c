@@ -47,6 +47,7 @@ static Peer *peers[PEER_BUCKETS];
 static int	open_connections;
 static Conn *pending;			/* accepted, not yet claimed by limits_attach */
 static Acl	metrics_acl;
+static Acl	healthz_acl;
 
 static double catchup_tokens = -1;	/* < 0: full, set at first use */
 static int64_t catchup_refilled_us;
@@ -57,15 +58,24 @@ static int64_t refusal_logged_us;
 bool
 limits_start(void)
 {
-	Acl			fresh;
+	Acl			metrics;
+	Acl			healthz;
 
-	if (!acl_parse(pushd.cfg.metrics_allow, &fresh))
+	if (!acl_parse(pushd.cfg.metrics_allow, &metrics))
 	{
 		log_error("invalid --metrics-allow \"%s\"", pushd.cfg.metrics_allow);
 		return false;
 	}
+	if (!acl_parse(pushd.cfg.healthz_allow, &healthz))
+	{
+		acl_free(&metrics);
+		log_error("invalid --healthz-allow \"%s\"", pushd.cfg.healthz_allow);
+		return false;
+	}
 	acl_free(&metrics_acl);
-	metrics_acl = fresh;
+	metrics_acl = metrics;
+	acl_free(&healthz_acl);
+	healthz_acl = healthz;
 	return true;
 }
 
@@ -73,6 +83,7 @@ void
 limits_stop(void)
 {
 	acl_free(&metrics_acl);
+	acl_free(&healthz_acl);
 	for (int i = 0; i < PEER_BUCKETS; i++)
 	{
 		while (peers[i])
@@ -312,18 +323,33 @@ limits_client_frame(struct lws *wsi)
 	return false;
 }
 
-bool
-limits_metrics_allowed(struct lws *wsi)
+/* peer_allowed: an empty list lets everybody in. */
+static bool
+peer_allowed(struct lws *wsi, const Acl *acl)
 {
 	struct sockaddr_storage ss;
 	socklen_t	sslen = sizeof(ss);
 
-	if (metrics_acl.n == 0)
-		return true;
-	if (getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
-		acl_match(&metrics_acl, (struct sockaddr *) &ss))
+	return acl->n == 0 ||
+		(getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
+		 acl_match(acl, (struct sockaddr *) &ss));
+}
+
+bool
+limits_metrics_allowed(struct lws *wsi)
+{
+	if (peer_allowed(wsi, &metrics_acl))
 		return true;
 	limit_counters.metrics_refused++;
+	return false;
+}
+
+bool
+limits_healthz_allowed(struct lws *wsi)
+{
+	if (peer_allowed(wsi, &healthz_acl))
+		return true;
+	limit_counters.healthz_refused++;
 	return false;
 }
 
@@ -385,6 +411,8 @@ limits_render_metrics(TextBuf *buf)
 			l->origins_refused, true);
 	counter(buf, "pushd_metrics_refused_total", "",
 			"GET /metrics answered 403 for a peer not in --metrics-allow.", l->metrics_refused, true);
+	counter(buf, "pushd_healthz_refused_total", "",
+			"GET /healthz answered 403 for a peer not in --healthz-allow.", l->healthz_refused, true);
 	counter(buf, "pushd_catchups_total", "", "Reads of the change log started after notifications.",
 			l->catchups, true);
 	counter(buf, "pushd_catchups_delayed_total", "",

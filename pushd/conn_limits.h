@@ -26,6 +26,7 @@ typedef struct LimitCounters
 	uint64_t	rate_limited;			/* closed with 4029 */
 	uint64_t	origins_refused;		/* upgrades answered 403 */
 	uint64_t	metrics_refused;		/* /metrics answered 403 */
+	uint64_t	healthz_refused;		/* /healthz answered 403 */
 	uint64_t	catchups;				/* log reads started */
 	uint64_t	catchups_delayed;		/* times a read waited for --max-catchups-per-second */
 } LimitCounters;
@@ -58,6 +59,9 @@ extern bool limits_client_frame(struct lws *wsi);
 
 /* limits_metrics_allowed: the peer is in --metrics-allow (counted when it is not). */
 extern bool limits_metrics_allowed(struct lws *wsi);
+
+/* limits_healthz_allowed: the peer is in --healthz-allow (counted when it is not). */
+extern bool limits_healthz_allowed(struct lws *wsi);
 
 /*
  * limits_catchup_allowed takes one token of the catch-up bucket; when there is none it

@@ -217,6 +217,9 @@ healthz(struct lws *wsi, Session *s)
 	TextBuf		buf;
 	bool		up = pglink_ready() && pushd.cache.loaded;
 
+	if (!limits_healthz_allowed(wsi))
+		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
+							"/healthz is not served to this address (--healthz-allow)\n");
 	textbuf_init(&buf);
 	textbuf_printf(&buf, "{\"status\":\"%s\",\"database\":\"%s\",\"epoch\":",
 				   up ? "ok" : "unavailable", pglink_ready() ? "up" : "down");

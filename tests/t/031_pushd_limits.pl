@@ -214,8 +214,19 @@ ok(PushdHelper::wait_for([], sub { $pushd->log_contents =~ /settings reloaded/ }
 my $mr0 = $pushd->metric('pushd_metrics_refused_total');
 is(http_from('127.0.0.2', '/metrics'), 403, '/metrics from 127.0.0.2 after metrics-allow = 127.0.0.1/32: 403');
 is(http_from('127.0.0.1', '/metrics'), 200, '... from 127.0.0.1: 200');
-is(http_from('127.0.0.2', '/healthz'), 200, '/healthz is not restricted');
+is(http_from('127.0.0.2', '/healthz'), 200, '/healthz is not restricted by default');
 is($pushd->metric('pushd_metrics_refused_total') - $mr0, 1, 'pushd_metrics_refused_total counts the 403');
+
+# /healthz can be restricted too (a public node behind a load balancer on a known subnet).
+write_conf("max-connections = 5\nmax-connections-per-ip = 0\nhandshake-timeout = 5\n"
+	  . "metrics-allow = 127.0.0.1/32, ::1\nhealthz-allow = 127.0.0.1/32\n"
+	  . "allowed-origins = 'https://app.example.com, http://localhost:3000'\n");
+kill 'HUP', $pushd->pid;
+ok(PushdHelper::wait_for([], sub { (() = $pushd->log_contents =~ /settings reloaded/g) >= 2 }, 10),
+	'SIGHUP: healthz-allow reloaded');
+is(http_from('127.0.0.2', '/healthz'), 403, '/healthz from 127.0.0.2 after healthz-allow = 127.0.0.1/32: 403');
+is(http_from('127.0.0.1', '/healthz'), 200, '... from 127.0.0.1: 200');
+is($pushd->metric('pushd_healthz_refused_total'), 1, 'pushd_healthz_refused_total counts the 403');
 
 my $or0 = $pushd->metric('pushd_origins_refused_total');
 for my $case ([ 'https://app.example.com', '101' ], [ 'HTTPS://APP.EXAMPLE.COM', '101' ],
