@@ -59,14 +59,15 @@ queue_clear(Client *c)
 
 /*
  * queue_push appends msg; false when the client already holds --max-backlog messages.
- * The ring starts small and doubles up to that limit, so idle clients cost little.
+ * The ring is allocated at the first message, starts small and doubles up to that
+ * limit, so idle clients cost little.
  */
 static bool
 queue_push(Client *c, Msg *msg)
 {
 	if (c->queue_len == c->queue_cap)
 	{
-		int			newcap = c->queue_cap * 2;
+		int			newcap = c->queue_cap ? c->queue_cap * 2 : 8;
 		Msg		  **bigger;
 		int			i;
 
@@ -345,11 +346,14 @@ client_open(Client *c, struct lws *wsi)
 	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
 	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
 		memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
-	c->queue_cap = pushd.cfg.max_backlog < 8 ? pushd.cfg.max_backlog : 8;
-	c->queue = calloc(c->queue_cap, sizeof(Msg *));
-	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
-		ua[0] = '\0';
-	c->user_agent = strdup(ua);
+	c->connected_us = wall_clock_us();
+	/* Only the connection row shows it. */
+	if (pushd.cfg.track_connections)
+	{
+		if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
+			ua[0] = '\0';
+		c->user_agent = strdup(ua);
+	}
 
 	c->next = head;
 	if (head)
