@@ -477,6 +477,22 @@ write_next(Client *c)
 		return 0;
 	rc = write_msg(c, msg);
 	msg_unref(msg);
+	/*
+	 * A client that fell behind has several changes queued: as long as the kernel takes
+	 * them, they go in this callback, rather than one per trip through the event loop,
+	 * whose every trip costs O(connections).  Otherwise a node that fell behind once, in
+	 * a burst, would stay as far behind for as long as the changes kept coming.
+	 */
+	while (rc == 0 && c->queue_len > 0 && !c->close_code && !c->needs_snapshot &&
+		   !c->coalesce && !lws_send_pipe_choked(c->wsi))
+	{
+		msg = c->queue[c->queue_start];
+		c->queue_start = (c->queue_start + 1) % c->queue_cap;
+		c->queue_len--;
+		if (!is_stale(c, msg))
+			rc = write_msg(c, msg);
+		msg_unref(msg);
+	}
 	if (rc == 0 && has_output(c))
 		lws_callback_on_writable(c->wsi);
 	return rc;
