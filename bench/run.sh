@@ -85,6 +85,14 @@ SELECT format('bench-%s', lpad(i::text, 3, '0')), i % 2 = 0,
 FROM generate_series(0, 199) AS i;
 SQL
 conninfo="host=$rundir port=$pg_port dbname=$db user=postgres"
+# pushd requires a token: every load generator client presents one that sees everything
+# (the other servers ignore the header).
+token=$(psql_bench -d "$db" -A -t -c "SELECT toggles.create_token('bench', '{*}')")
+# pushd's security limits are sized for production; the bench holds 19,000 clients from
+# 127.0.0.2-9 and flips up to 200/s, so the connection caps are lifted and notifications
+# are not held back by the catch-up rate (each one reads the log, as the Node peer does).
+pushd_args=(--db "$conninfo" --log-level warn --max-connections 20000 --max-connections-per-ip 0
+	--max-catchups-per-second 1000)
 
 raw="$work/raw.csv"
 : >"$raw"
@@ -109,13 +117,13 @@ start_server() {
 			;;
 		pushd)
 			port=8096
-			"$top/pushd/toggles-pushd" --db "$conninfo" --listen "127.0.0.1:$port" --node bench \
-				--log-level warn >"$work/$name.log" 2>&1 &
+			"$top/pushd/toggles-pushd" "${pushd_args[@]}" --listen "127.0.0.1:$port" --node bench \
+				>"$work/$name.log" 2>&1 &
 			;;
 		pushd-untracked)
 			port=8097
-			"$top/pushd/toggles-pushd" --db "$conninfo" --listen "127.0.0.1:$port" --node bench-untracked \
-				--log-level warn --no-track-connections >"$work/$name.log" 2>&1 &
+			"$top/pushd/toggles-pushd" "${pushd_args[@]}" --listen "127.0.0.1:$port" \
+				--node bench-untracked --no-track-connections >"$work/$name.log" 2>&1 &
 			;;
 		node)
 			port=8098
@@ -144,7 +152,7 @@ loadgen() {
 	shift
 	echo "bench: $name: $*"
 	"$bench/loadgen/loadgen" --port "$port" --db "$conninfo" --pid "$server_pid" --label "$name" \
-		"$@" >>"$raw" 2>>"$work/loadgen.log" || echo "bench: $name: loadgen failed ($*)" >&2
+		--token "$token" "$@" >>"$raw" 2>>"$work/loadgen.log" || echo "bench: $name: loadgen failed ($*)" >&2
 	# Let the server take in the closes before the next phase.
 	sleep 2
 }

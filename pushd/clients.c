@@ -59,14 +59,15 @@ queue_clear(Client *c)
 
 /*
  * queue_push appends msg; false when the client already holds --max-backlog messages.
- * The ring starts small and doubles up to that limit, so idle clients cost little.
+ * The ring is allocated at the first message, starts small and doubles up to that
+ * limit, so idle clients cost little.
  */
 static bool
 queue_push(Client *c, Msg *msg)
 {
 	if (c->queue_len == c->queue_cap)
 	{
-		int			newcap = c->queue_cap * 2;
+		int			newcap = c->queue_cap ? c->queue_cap * 2 : 8;
 		Msg		  **bigger;
 		int			i;
 
@@ -338,11 +339,14 @@ client_open(Client *c, struct lws *wsi)
 	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
 	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
 		memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
-	c->queue_cap = pushd.cfg.max_backlog < 8 ? pushd.cfg.max_backlog : 8;
-	c->queue = calloc(c->queue_cap, sizeof(Msg *));
-	if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
-		ua[0] = '\0';
-	c->user_agent = strdup(ua);
+	c->connected_us = wall_clock_us();
+	/* Only the connection row shows it. */
+	if (pushd.cfg.track_connections)
+	{
+		if (lws_hdr_copy(wsi, ua, sizeof(ua), WSI_TOKEN_HTTP_USER_AGENT) < 0)
+			ua[0] = '\0';
+		c->user_agent = strdup(ua);
+	}
 
 	c->next = head;
 	if (head)
@@ -466,6 +470,22 @@ write_next(Client *c)
 		return 0;
 	rc = write_msg(c, msg);
 	msg_unref(msg);
+	/*
+	 * A client that fell behind has several changes queued: as long as the kernel takes
+	 * them, they go in this callback, rather than one per trip through the event loop,
+	 * whose every trip costs O(connections).  Otherwise a node that fell behind once, in
+	 * a burst, would stay as far behind for as long as the changes kept coming.
+	 */
+	while (rc == 0 && c->queue_len > 0 && !c->close_code && !c->needs_snapshot &&
+		   !c->coalesce && !lws_send_pipe_choked(c->wsi))
+	{
+		msg = c->queue[c->queue_start];
+		c->queue_start = (c->queue_start + 1) % c->queue_cap;
+		c->queue_len--;
+		if (!is_stale(c, msg))
+			rc = write_msg(c, msg);
+		msg_unref(msg);
+	}
 	if (rc == 0 && has_output(c))
 		lws_callback_on_writable(c->wsi);
 	return rc;

@@ -24,17 +24,17 @@ typedef struct Client
 	struct Client *prev;
 	struct lws *wsi;
 	uint64_t	id;
-	char		peer[64];
+	char		peer[48];		/* INET6_ADDRSTRLEN fits */
 	char	   *registration;	/* JSON object for toggles.connections */
-	char	   *user_agent;
+	char	   *user_agent;		/* NULL unless connections are tracked */
 	int64_t		token_id;		/* the token it was admitted with; 0: anonymous */
-	char		connected_at[40];	/* RFC 3339, UTC */
+	int64_t		connected_us;	/* wall clock, for connected_at */
 
 	Group	   *group;			/* whose results and messages it gets */
 	struct Client *group_next;	/* the group's members */
 	struct Client *group_prev;
 
-	Msg		  **queue;			/* ring of shared messages */
+	Msg		  **queue;			/* ring of shared messages, allocated at the first */
 	int			queue_cap;
 	int			queue_start;
 	int			queue_len;

@@ -38,7 +38,8 @@ typedef struct Conn
 	int			fd;
 	Peer	   *peer;
 	bool		established;
-	lws_sorted_usec_list_t deadline;
+	lws_dll2_t	handshaking;	/* in the handshakes list until established */
+	int64_t		deadline_us;	/* when its handshake times out */
 	double		tokens;			/* client frame bucket */
 	int64_t		refilled_us;
 } Conn;
@@ -147,7 +148,7 @@ peer_release(Peer *peer)
 static void
 conn_release(Conn *conn)
 {
-	lws_sul_cancel(&conn->deadline);
+	lws_dll2_remove(&conn->handshaking);
 	peer_release(conn->peer);
 	open_connections--;
 	free(conn);
@@ -230,17 +231,36 @@ limits_accept(int fd)
 	return 0;
 }
 
-static void
-deadline_passed(lws_sorted_usec_list_t *sul)
-{
-	Conn	   *conn = lws_container_of(sul, Conn, deadline);
+/*
+ * Handshakes in progress, oldest first: every one gets the same timeout, so the list is
+ * in deadline order and one timer for its head serves them all.  A timer per connection
+ * costs an O(n) insertion into lws's sorted timer list, O(n^2) in a connect storm.
+ */
+static lws_dll2_owner_t handshakes;
+static lws_sorted_usec_list_t handshake_timer;
 
-	if (conn->established || conn->wsi == NULL)
-		return;
-	limit_counters.handshake_timeouts++;
-	log_debug("connection fd %d: no upgrade or HTTP exchange finished within %d s, closing",
-			  conn->fd, pushd.cfg.handshake_timeout_s);
-	lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+static void
+handshakes_due(lws_sorted_usec_list_t *sul)
+{
+	int64_t		now = now_us();
+
+	(void) sul;
+	while (handshakes.head != NULL)
+	{
+		Conn	   *conn = lws_container_of(handshakes.head, Conn, handshaking);
+
+		if (conn->deadline_us > now)
+		{
+			lws_sul_schedule(pushd.context, 0, &handshake_timer, handshakes_due,
+							 (lws_usec_t) (conn->deadline_us - now));
+			return;
+		}
+		lws_dll2_remove(&conn->handshaking);
+		limit_counters.handshake_timeouts++;
+		log_debug("connection fd %d: no upgrade or HTTP exchange finished within %d s, closing",
+				  conn->fd, pushd.cfg.handshake_timeout_s);
+		lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+	}
 }
 
 void
@@ -253,8 +273,11 @@ limits_attach(struct lws *wsi)
 	pending = NULL;
 	conn->wsi = wsi;
 	lws_set_opaque_user_data(wsi, conn);
-	lws_sul_schedule(pushd.context, 0, &conn->deadline, deadline_passed,
-					 (lws_usec_t) pushd.cfg.handshake_timeout_s * LWS_US_PER_SEC);
+	conn->deadline_us = now_us() + (int64_t) pushd.cfg.handshake_timeout_s * LWS_US_PER_SEC;
+	if (handshakes.head == NULL)
+		lws_sul_schedule(pushd.context, 0, &handshake_timer, handshakes_due,
+						 (lws_usec_t) pushd.cfg.handshake_timeout_s * LWS_US_PER_SEC);
+	lws_dll2_add_tail(&conn->handshaking, &handshakes);
 }
 
 void
@@ -265,7 +288,7 @@ limits_established(struct lws *wsi)
 	if (conn == NULL)
 		return;
 	conn->established = true;
-	lws_sul_cancel(&conn->deadline);
+	lws_dll2_remove(&conn->handshaking);
 }
 
 void

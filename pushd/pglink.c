@@ -7,8 +7,10 @@
  * Each adoption carries a generation number: the close of a superseded one is expected,
  * the close of the current one means the link is gone.
  *
- * After every (re)connect: LISTEN first, then probe the epoch and the log, then either
- * catch up from the log or load everything afresh.  Only then is the link "ready".
+ * After every (re)connect: LISTEN first, prepare the catch-up, then probe the epoch and the
+ * log, then either catch up from the log or load everything afresh.  Only then is the link
+ * "ready".  The catch-up runs after every notification: prepared once per connection, it
+ * is not parsed and planned again each time.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +26,7 @@
 
 #define CONNECT_TIMEOUT_US (10 * LWS_US_PER_SEC)
 #define MAX_JOBS 16
+#define CATCHUP_STATEMENT "toggles_pushd_catchup"
 
 typedef enum LinkState
 {
@@ -37,6 +40,7 @@ typedef enum Query
 {
 	Q_NONE,
 	Q_LISTEN,
+	Q_PREPARE,
 	Q_PROBE,
 	Q_LOAD,
 	Q_CATCHUP,
@@ -284,7 +288,11 @@ send_query(Query q, const char *sql, int nparams, const char *const *params)
 {
 	int			ok;
 
-	if (nparams > 0)
+	if (q == Q_PREPARE)
+		ok = PQsendPrepare(conn, CATCHUP_STATEMENT, sql, 1, NULL);
+	else if (q == Q_CATCHUP)
+		ok = PQsendQueryPrepared(conn, CATCHUP_STATEMENT, nparams, params, NULL, NULL, 0);
+	else if (nparams > 0)
 		ok = PQsendQueryParams(conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	else
 		ok = PQsendQuery(conn, sql);
@@ -487,6 +495,9 @@ query_finished(void)
 	switch (done)
 	{
 		case Q_LISTEN:
+			send_query(Q_PREPARE, sync_catchup_sql(), 0, NULL);
+			return;
+		case Q_PREPARE:
 			send_query(Q_PROBE, sync_probe_sql(), 0, NULL);
 			return;
 		case Q_PROBE:

@@ -235,7 +235,13 @@ static char *
 registration_json(const Client *client)
 {
 	TextBuf		json;
+	time_t		secs = (time_t) (client->connected_us / 1000000);
+	struct tm	tm;
+	char		stamp[24];
+	char	   *exact;
 
+	gmtime_r(&secs, &tm);
+	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	textbuf_init(&json);
 	textbuf_printf(&json, "{\"id\":%llu,\"peer\":", (unsigned long long) client->id);
 	if (client->peer[0])
@@ -246,24 +252,19 @@ registration_json(const Client *client)
 	textbuf_json_string(&json, client->user_agent ? client->user_agent : "");
 	textbuf_puts(&json, ",\"context\":");
 	textbuf_puts(&json, client->group ? client->group->context : "{}");
-	textbuf_printf(&json, ",\"connected_at\":\"%s\"}", client->connected_at);
+	textbuf_printf(&json, ",\"connected_at\":\"%s.%06ldZ\"}", stamp,
+				   (long) (client->connected_us % 1000000));
+	/* It is kept for the client's life: no spare room. */
+	if (json.data && (exact = realloc(json.data, json.len + 1)) != NULL)
+		json.data = exact;
 	return json.data;
 }
 
 void
 registry_client_open(Client *client)
 {
-	struct timeval tv;
-	struct tm	tm;
-	char		stamp[24];
-
 	if (!tracking())
 		return;
-	gettimeofday(&tv, NULL);
-	gmtime_r(&tv.tv_sec, &tm);
-	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(client->connected_at, sizeof(client->connected_at), "%s.%06ldZ", stamp,
-			 (long) tv.tv_usec);
 	client->registration = registration_json(client);
 	if (client->registration)
 		add_pending(client->id, client->registration, false);

@@ -97,6 +97,7 @@ static const char *opt_db;
 static const char *opt_label = "server";
 static int	opt_pid;
 static const char *opt_toggle = "bench-000";
+static const char *opt_token;	/* sent as Authorization: Bearer when given */
 
 /* Clients */
 static Conn *conns;
@@ -1037,7 +1038,7 @@ usage(void)
 {
 	fprintf(stderr,
 			"usage: loadgen --port P --db CONNINFO [--host H] [--path /v1/stream] [--pid PID]\n"
-			"               [--label NAME] [--toggle NAME] SCENARIO [OPTIONS]\n"
+			"               [--label NAME] [--toggle NAME] [--token T] SCENARIO [OPTIONS]\n"
 			"  latency    --clients N --flips F --rate R\n"
 			"  fanout     --steps 1000,5000 --repeat 20\n"
 			"  storm      --clients N\n"
@@ -1083,6 +1084,8 @@ main(int argc, char **argv)
 			opt_label = v;
 		else if (!strcmp(a, "--toggle"))
 			opt_toggle = v;
+		else if (!strcmp(a, "--token"))
+			opt_token = v;
 		else if (!strcmp(a, "--clients"))
 			clients = atoi(v);
 		else if (!strcmp(a, "--flips"))
@@ -1128,8 +1131,11 @@ main(int argc, char **argv)
 	handshake_len = (size_t) snprintf(handshake, sizeof(handshake),
 									  "GET %s HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
 									  "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-									  "Sec-WebSocket-Version: 13\r\nUser-Agent: toggles-loadgen\r\n\r\n",
-									  opt_path, opt_host, opt_port);
+									  "Sec-WebSocket-Version: 13\r\nUser-Agent: toggles-loadgen\r\n%s%s%s\r\n",
+									  opt_path, opt_host, opt_port, opt_token ? "Authorization: Bearer " : "",
+									  opt_token ? opt_token : "", opt_token ? "\r\n" : "");
+	if (handshake_len >= sizeof(handshake))
+		die("%s", "the handshake does not fit: --token too long");
 
 	pg = PQconnectdb(opt_db);
 	if (PQstatus(pg) != CONNECTION_OK)
