@@ -114,6 +114,21 @@ for (const s of ['floor', 'pushd', 'pushd-untracked', 'node']) {
 }
 p();
 
+// 7. Targeting (pushd only: the peers have no rules)
+if (rows.some((r) => r.scenario === 'targeting')) {
+  const n = clientsOf('targeting', 'rule_change_last_ms_p50')[0];
+  const t = (m, d = 1) => fmt(get('pushd', 'targeting', n, m), d);
+  p(`## 7. Targeting (pushd): ${n} clients, each with its own context`);
+  p();
+  p('| what | p50 | p99 | max | notes |');
+  p('| --- | ---: | ---: | ---: | --- |');
+  p(`| a rule change that flips every client's result: COMMIT → the last client has it | ${t('rule_change_last_ms_p50')} | – | ${t('rule_change_last_ms_max')} | clients with a message too many: ${t('rule_change_clients_with_extra_messages', 0)} |`);
+  p(`| a time window opening at a whole second, no write: the instant → each client's change | ${t('window_open_delay_ms_p50')} | ${t('window_open_delay_ms_p99')} | ${t('window_open_delay_ms_max')} | clients reached: ${t('window_open_clients', 0)} |`);
+  p();
+  p('Measured by `bench/targeting.js` (Node `ws` clients: their own receive work is included).');
+  p();
+}
+
 // Targets
 p('## Targets (pushd)');
 p();

@@ -159,10 +159,10 @@ loadgen() {
 
 if $quick; then
 	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storm=2000
-	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000
+	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000 tg_clients=200 tg_repeat=4
 else
 	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storm=10000
-	tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000
+	tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000 tg_clients=1000 tg_repeat=10
 fi
 
 : >"$work/loadgen.log"
@@ -179,6 +179,14 @@ for name in floor pushd node; do
 done
 start_server pushd-untracked
 loadgen pushd-untracked connrate --clients $cr_clients --concurrency 200
+stop_server
+
+# 7. Targeting: clients with distinct contexts, a rule change and a time window (pushd only).
+start_server pushd
+echo "bench: pushd: targeting --clients $tg_clients --repeat $tg_repeat"
+PGHOST=$rundir PGPORT=$pg_port PGDATABASE=$db PGUSER=postgres \
+	node "$bench/targeting.js" --port "$port" --token "$token" --clients $tg_clients \
+	--repeat $tg_repeat >>"$raw" 2>>"$work/loadgen.log" || echo "bench: pushd: targeting failed" >&2
 stop_server
 
 cp "$raw" "$results/raw.csv"
