@@ -152,7 +152,8 @@ run: deps
 
 .PHONY: deps test run bench unit-tests test-tools install-pushd
 
-bench: deps
+bench:
+	scripts/deps.sh bench
 	$(MAKE) all
 	$(MAKE) install
 	bench/run.sh $(BENCH_ARGS)

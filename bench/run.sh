@@ -20,7 +20,7 @@ pg_port=${TOGGLES_BENCH_PG_PORT:-5497}
 db=toggles_bench
 mode=$($quick && echo quick || echo full)
 
-"$bench/deps.sh"
+"$top/scripts/deps.sh" bench
 make -s -C "$bench"
 (cd "$bench/peers/node-relay" && npm ci --silent --no-audit --no-fund)
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # deps.sh — installs the Debian 12 packages the build, the tests and `make run` need,
-# only those missing; `deps.sh fuzz` adds those of `make fuzz`.  Needs root (or sudo)
-# when something is missing.
+# only those missing; `deps.sh fuzz` adds those of `make fuzz`, `deps.sh bench` those of
+# `make bench`.  Needs root (or sudo) when something is missing.
 set -euo pipefail
 
 packages=(
@@ -29,6 +29,15 @@ packages=(
 # apart from clang and only recommends.
 if [[ ${1:-} == fuzz ]]; then
 	packages+=(clang libclang-rt-14-dev)
+fi
+
+# `make bench` (scripts/deps.sh bench): gnuplot for the plot, perf for profiling, Node.js
+# and npm for the peer — Debian's only when the commands are missing (they may come from
+# elsewhere, npm included).
+if [[ ${1:-} == bench ]]; then
+	packages+=(gnuplot-nox linux-perf)
+	command -v node >/dev/null || packages+=(nodejs)
+	command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()
