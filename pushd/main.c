@@ -336,6 +336,7 @@ teardown(void)
 	pushd.context = NULL;
 	cache_free(&pushd.cache);
 	sync_free();
+	zoneinfo_free_default();
 	limits_stop();
 	origin_stop();
 	tls_stop();
