@@ -97,7 +97,7 @@ install-pushd: $(PUSHD)
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
-	tests/unit/test_targeting tests/unit/test_tokens
+	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -126,14 +126,22 @@ tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c push
 		pushd/scope.c pushd/auth.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson libcrypto) -lcmocka
 
+tests/unit/test_db_targets: tests/unit/test_db_targets.c pushd/db_targets.c pushd/db_targets.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -I$(shell $(PG_CONFIG) --includedir) -o $@ \
+		tests/unit/test_db_targets.c pushd/db_targets.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lcmocka
+
 unit-tests: $(UNIT_TESTS)
 
-# Tools the TAP tests run: a libpq LISTEN client.
-TEST_TOOLS = tests/tools/toggles_listen
+# Tools the TAP tests run: a libpq LISTEN client; the network lab's helper, which
+# scripts/test.sh installs setuid root (tests/tools/netlab_ctl.c says why that is safe).
+TEST_TOOLS = tests/tools/toggles_listen tests/tools/netlab_ctl
 
 tests/tools/toggles_listen: tests/tools/toggles_listen.c
 	$(CC) -std=c11 -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
 		-L$(shell $(PG_CONFIG) --libdir) -lpq
+
+tests/tools/netlab_ctl: tests/tools/netlab_ctl.c
+	$(CC) -std=c11 -g -O2 $(WARNINGS) -o $@ $<
 
 test-tools: $(TEST_TOOLS)
 

@@ -24,6 +24,7 @@
 #include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
@@ -87,10 +88,22 @@ queue_push(Client *c, Msg *msg)
 	return true;
 }
 
+static void close_soon(Client *c, int code, const char *reason);
+static void stop_waiting(Client *c);
+
 static bool
 has_output(const Client *c)
 {
 	return c->close_code || c->needs_snapshot || c->coalesce || c->queue_len > 0;
+}
+
+void
+clients_close(Client *c, int code, const char *reason)
+{
+	queue_clear(c);
+	c->needs_snapshot = c->coalesce = false;
+	stop_waiting(c);
+	close_soon(c, code, reason);
 }
 
 static void
@@ -202,13 +215,14 @@ clients_close_all(void)
 	Client	   *c;
 
 	for (c = head; c != NULL; c = c->next)
-	{
-		queue_clear(c);
-		c->needs_snapshot = c->coalesce = false;
-		close_soon(c, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
-	}
+		clients_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
 }
 
+/*
+ * future_expired: the client has seen a version this node did not reach in time.  An older
+ * snapshot would send it back in time (docs/protocol.md, "Never backwards"): it is told
+ * to try again, here later or on a node that is current.
+ */
 static void
 future_expired(lws_sorted_usec_list_t *sul)
 {
@@ -216,12 +230,11 @@ future_expired(lws_sorted_usec_list_t *sul)
 
 	if (!c->waiting_future)
 		return;
-	log_info("client %llu (%s): version %lld did not arrive, sending a snapshot",
-			 (unsigned long long) c->id, c->peer, (long long) c->resume_from);
-	c->waiting_future = false;
-	nwaiting--;
-	c->needs_snapshot = true;
-	lws_callback_on_writable(c->wsi);
+	log_info("client %llu (%s): version %lld not reached within %d ms (at %lld), closing (1013)",
+			 (unsigned long long) c->id, c->peer, (long long) c->resume_from,
+			 pushd.cfg.future_wait_ms, (long long) pushd.cache.version);
+	metrics.future_closes++;
+	clients_close(c, CLOSE_TRY_AGAIN, "version not reached yet");
 }
 
 /* start_stream decides the first message from the query (docs/protocol.md "Resume"). */
@@ -290,8 +303,16 @@ clients_confirm_upgrade(struct lws *wsi)
 	char		err[256];
 	bool		ok;
 	const Token *token;
-	TokenVerdict verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
+	TokenVerdict verdict;
+	const char *outage = outage_refusal();
 
+	if (outage != NULL)
+	{
+		metrics.outage_refused++;
+		log_debug("upgrade refused: %s", outage);
+		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", outage);
+	}
+	verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
 	if (verdict != TOKEN_OK)
 	{
 		metrics.auth_refused++;

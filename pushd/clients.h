@@ -17,6 +17,12 @@
 #define CLOSE_BAD_CONTEXT 4400
 /* Close code for a client whose token was revoked, expired or changed scope. */
 #define CLOSE_TOKEN 4003
+/*
+ * RFC 6455's Try Again Later: this node cannot serve the client now (its database link
+ * stayed down, or the client resumed from a version the node has not reached); another
+ * node, or this one later, can.  The client keeps its state and resumes.
+ */
+#define CLOSE_TRY_AGAIN 1013
 
 typedef struct Client
 {
@@ -82,6 +88,9 @@ extern void clients_resync_all(void);
  * follow a close frame (RFC 6455 5.5.1).
  */
 extern void clients_abort(Client *c, int code, const char *reason);
+
+/* clients_close starts closing c with code and reason (a static string). */
+extern void clients_close(Client *c, int code, const char *reason);
 
 /* clients_close_all starts closing every client with code 1001 (shutdown). */
 extern void clients_close_all(void);

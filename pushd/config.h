@@ -39,6 +39,11 @@ typedef struct PushdConfig
 	int			heartbeat_interval_s;	/* node heartbeat; reloadable */
 	int			lease_s;			/* rows without heartbeat this long are reaped */
 	int			prune_interval_s;	/* toggles.prune_changes() period, 0 = never; reloadable */
+	int			db_connect_timeout_s;	/* per host, to connect and log in; reloadable */
+	int			db_timeout_s;		/* a query unanswered this long: link dead; reloadable */
+	int			db_probe_interval_s;	/* idle link probed after this long; reloadable */
+	int			outage_grace_s;		/* link down this long: clients are closed (1013); reloadable */
+	int			outage_close_spread_s;	/* ... evenly over this long; reloadable */
 	int			reconnect_min_ms;	/* first reconnect delay */
 	int			reconnect_max_ms;	/* cap of the exponential backoff */
 

@@ -13,6 +13,7 @@
 #include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
 
@@ -46,6 +47,9 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 	lws_callback_on_writable(wsi);
 	return 0;
 }
+
+/* Seconds a 503 asks the client to wait: the node is down or not loaded yet. */
+#define HTTP_RETRY_AFTER "5"
 
 /* The most fragments of a query string looked at; the rest are ignored. */
 #define MAX_QUERY_ARGS 64
@@ -121,6 +125,10 @@ http_refuse(struct lws *wsi, int status, const char *error, const char *message)
 		(status == HTTP_STATUS_UNAUTHORIZED &&
 		 lws_add_http_header_by_name(wsi, (const unsigned char *) "www-authenticate:",
 									 (const unsigned char *) "Bearer realm=\"toggles\"", 22, &p, end)) ||
+		(status == HTTP_STATUS_SERVICE_UNAVAILABLE &&
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
+									 (const unsigned char *) HTTP_RETRY_AFTER,
+									 strlen(HTTP_RETRY_AFTER), &p, end)) ||
 		lws_finalize_http_header(wsi, &p, end))
 	{
 		free(body);
@@ -164,6 +172,7 @@ toggles(struct lws *wsi, Session *s)
 	char	   *body;
 	size_t		len;
 	const Token *token;
+	const char *outage;
 
 	TokenVerdict verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
 
@@ -174,9 +183,11 @@ toggles(struct lws *wsi, Session *s)
 						   verdict == TOKEN_UNAVAILABLE ? "unavailable" : "unauthorized",
 						   token_verdict_text(verdict));
 	}
-	if (!pushd.cache.loaded)
-		return respond_text(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json",
-							"{\"error\":\"not_loaded\",\"message\":\"no snapshot yet\"}");
+	if ((outage = outage_refusal()) != NULL)
+	{
+		metrics.outage_refused++;
+		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", outage);
+	}
 	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &context, &context_len))
 	{
 		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
@@ -242,7 +253,7 @@ metrics_page(struct lws *wsi, Session *s)
 							"/metrics is not served to this address (--metrics-allow)\n");
 	textbuf_init(&buf);
 	metrics_render(&buf, clients_count(), groups_count(), pushd.cache.version,
-				   pglink_ready() && pushd.cache.loaded);
+				   pglink_ready() && pushd.cache.loaded, pglink_seconds_since_answer());
 	return respond(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", NULL, buf.data,
 				   buf.data ? buf.len : 0);
 }

@@ -20,6 +20,7 @@
 #include "conn_limits.h"
 #include "log.h"
 #include "origin.h"
+#include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
@@ -281,7 +282,8 @@ setup(void)
 	log_info("toggles-pushd listening on %s://%s/v1/stream as node %s",
 			 tls_active() ? "wss" : "ws", pushd.cfg.listen, pushd.node);
 	tls_warn_plaintext();
-	pglink_start();
+	if (!pglink_start(outage_link_changed))
+		return false;
 	registry_start();
 	return true;
 }
@@ -332,6 +334,7 @@ teardown(void)
 	registry_stop();
 	schedule_stop();
 	pglink_shutdown();
+	outage_stop();
 	lws_context_destroy(pushd.context);
 	pushd.context = NULL;
 	cache_free(&pushd.cache);

@@ -38,7 +38,8 @@ gauge(TextBuf *buf, const char *name, const char *help, double value)
 }
 
 void
-metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int database_up)
+metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int database_up,
+			   double since_answer_s)
 {
 	int			i;
 
@@ -61,7 +62,24 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 			metrics.epoch_changes);
 	gauge(buf, "pushd_database_up", "1 when the database link is up and the cache current.",
 		  database_up);
+	gauge(buf, "pushd_database_last_answer_seconds",
+		  "Seconds since the database server last sent anything; -1 before the first connection.",
+		  since_answer_s);
 	counter(buf, "pushd_reconnects_total", "Database reconnection attempts.", metrics.reconnects);
+	counter(buf, "pushd_database_timeouts_total",
+			"Database hosts or queries given up because no answer came in time.",
+			metrics.db_timeouts);
+	counter(buf, "pushd_database_probes_total",
+			"Reads of the log sent to probe a database link that was idle.", metrics.db_probes);
+	counter(buf, "pushd_outage_closes_total",
+			"Clients closed with 1013 because the database link stayed down past --outage-grace.",
+			metrics.outage_closes);
+	counter(buf, "pushd_outage_refused_total",
+			"Handshakes and requests answered 503 while the database link was down past --outage-grace or before the first load.",
+			metrics.outage_refused);
+	counter(buf, "pushd_future_closes_total",
+			"Clients closed with 1013 because they resumed from a version this node did not reach within --future-wait.",
+			metrics.future_closes);
 	counter(buf, "pushd_coalesced_total", "Times a lagging client's backlog was coalesced.",
 			metrics.coalesced);
 	counter(buf, "pushd_culled_clients_total", "Clients closed for falling too far behind.",

@@ -18,6 +18,11 @@ typedef struct Metrics
 	uint64_t	changes_applied;
 	uint64_t	epoch_changes;
 	uint64_t	reconnects;
+	uint64_t	db_timeouts;		/* hosts or queries given up for silence */
+	uint64_t	db_probes;			/* catch-ups run to probe an idle link */
+	uint64_t	outage_closes;		/* clients closed with 1013: the link stayed down */
+	uint64_t	outage_refused;		/* handshakes and requests answered 503 in an outage */
+	uint64_t	future_closes;		/* clients closed with 1013: they came from ahead */
 	uint64_t	coalesced;
 	uint64_t	culled;
 	uint64_t	notifications;
@@ -40,6 +45,6 @@ extern void metrics_observe_latency(double seconds);
 
 /* metrics_render appends the exposition text; gauges come from the caller's state. */
 extern void metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version,
-						   int database_up);
+						   int database_up, double since_answer_s);
 
 #endif

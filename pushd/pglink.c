@@ -3,20 +3,29 @@
  *
  * libpq runs non-blocking; its socket joins the lws loop as an adopted raw descriptor.
  * lws closes what it adopts, so it gets a dup().  libpq may switch sockets while
- * connecting (multi-host conninfo, SSL fallback), so the adoption follows PQsocket().
- * Each adoption carries a generation number: the close of a superseded one is expected,
- * the close of the current one means the link is gone.
+ * connecting (several addresses of one host, SSL fallback), so the adoption follows
+ * PQsocket().  Each adoption carries a generation number: the close of a superseded one
+ * is expected, the close of the current one means the link is gone.
  *
- * After every (re)connect: LISTEN first, prepare the catch-up, then probe the epoch and the
- * log, then either catch up from the log or load everything afresh.  Only then is the link
+ * Hosts are tried one at a time (db_targets.h), each with its own deadline.  After every
+ * (re)connect: LISTEN first, prepare the catch-up, then probe the epoch and the log, then
+ * either catch up from the log or load everything afresh.  Only then is the link
  * "ready".  The catch-up runs after every notification: prepared once per connection, it
  * is not parsed and planned again each time.
+ *
+ * The link is watched, not trusted (docs/operations.md, "How the link is watched"): one
+ * timer gives every query --db-timeout to be answered, and reads the log when nothing has
+ * come from the server for --db-probe-interval, so a link that goes silent without
+ * closing (a partition, a stopped backend, a hung proxy) is given up within the sum.
  */
+#include <errno.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "conn_limits.h"
+#include "db_targets.h"
 #include "log.h"
 #include "metrics.h"
 #include "pglink.h"
@@ -24,8 +33,9 @@
 #include "registry.h"
 #include "sync.h"
 
-#define CONNECT_TIMEOUT_US (10 * LWS_US_PER_SEC)
 #define MAX_JOBS 16
+/* How often the watch looks at the link: the granularity of its deadlines. */
+#define WATCH_TICK_US (200 * LWS_US_PER_MS)
 #define CATCHUP_STATEMENT "toggles_pushd_catchup"
 
 typedef enum LinkState
@@ -74,7 +84,16 @@ static unsigned generation;
 static int	backoff_ms;
 static bool ever_ready;
 static lws_sorted_usec_list_t reconnect_timer;
-static lws_sorted_usec_list_t connect_timer;
+static lws_sorted_usec_list_t watch_timer;
+static lws_sorted_usec_list_t rearm_timer;
+static bool in_writeable;		/* inside the raw descriptor's WRITEABLE callback */
+static PglinkStateHook state_hook;
+
+static DbTargets targets;		/* the hosts of --db, parsed at each round of attempts */
+static int	host_at;			/* the host being tried */
+static int64_t attempt_us;		/* when connecting to it began */
+static int64_t query_sent_us;	/* when the query in flight was sent */
+static int64_t last_answer_us;	/* when the server last sent anything; 0: never */
 static lws_sorted_usec_list_t catchup_timer;
 static bool catchup_deferred;	/* catchup_timer will start the read */
 static lws_sorted_usec_list_t flush_timer;
@@ -89,12 +108,20 @@ static Job	jobs[MAX_JOBS];
 static int	njobs;
 
 static void connect_begin(void);
+static void connect_host(void);
 static void kick(void);
+static void start_catchup(void);
 
 bool
 pglink_ready(void)
 {
 	return state == LINK_READY;
+}
+
+double
+pglink_seconds_since_answer(void)
+{
+	return last_answer_us ? (now_us() - last_answer_us) / 1e6 : -1;
 }
 
 static void
@@ -168,27 +195,40 @@ log_notice(void *arg, const char *message)
 	log_info("database: %s", line);
 }
 
+/* drop_conn closes the connection and forgets what was in flight on it. */
 static void
-link_lost(const char *why)
+drop_conn(void)
 {
-	int			delay;
-	char		reason[512];
-
-	if (state == LINK_DOWN)
-		return;
-	one_line(reason, sizeof(reason), why);
-	log_warn("database link lost: %s", reason);
 	forget_raw();
 	if (conn)
 	{
 		PQfinish(conn);
 		conn = NULL;
 	}
-	state = LINK_DOWN;
 	inflight = Q_NONE;
-	jobs_clear();
-	lws_sul_cancel(&connect_timer);
 	lws_sul_cancel(&flush_timer);
+	lws_sul_cancel(&rearm_timer);
+}
+
+static void
+link_lost(const char *why)
+{
+	int			delay;
+	char		reason[512];
+	bool		was_ready = state == LINK_READY;
+
+	if (state == LINK_DOWN)
+		return;
+	one_line(reason, sizeof(reason), why);
+	if (was_ready)
+		log_warn("database link lost: %s", reason);
+	else
+		log_warn("could not reach the database: %s", reason);
+	drop_conn();
+	state = LINK_DOWN;
+	jobs_clear();
+	if (was_ready && state_hook)
+		state_hook(false);
 	if (pushd.shutting_down)
 		return;
 
@@ -202,12 +242,36 @@ link_lost(const char *why)
 					 (lws_usec_t) delay * LWS_US_PER_MS);
 }
 
+/*
+ * attempt_failed moves on to the next host while the link is not ready yet (a host that
+ * is down, black-holed, read-only or without the extension); after the last one, or once
+ * the link was ready, the link is lost and the next round waits for the backoff.
+ */
 static void
-connect_timeout(lws_sorted_usec_list_t *sul)
+attempt_failed(const char *why)
+{
+	char		where[300];
+	char		reason[512];
+
+	if (state == LINK_READY || host_at + 1 >= targets.nhosts)
+	{
+		link_lost(why);
+		return;
+	}
+	db_targets_describe(&targets, host_at, where, sizeof(where));
+	one_line(reason, sizeof(reason), why);
+	log_warn("database host %s: %s; trying the next host", where, reason);
+	drop_conn();
+	host_at++;
+	connect_host();
+}
+
+static void
+rearm_due(lws_sorted_usec_list_t *sul)
 {
 	(void) sul;
-	if (state == LINK_CONNECTING || state == LINK_SETUP)
-		link_lost("connection or setup timed out");
+	if (raw)
+		lws_callback_on_writable(raw);
 }
 
 /* watch_socket adopts libpq's current socket if it changed; wants a write if writing. */
@@ -218,7 +282,7 @@ watch_socket(bool want_write)
 
 	if (sock < 0)
 	{
-		link_lost("libpq has no socket");
+		attempt_failed("libpq has no socket");
 		return;
 	}
 	if (sock != raw_sock || raw == NULL)
@@ -230,7 +294,7 @@ watch_socket(bool want_write)
 		copy = dup(sock);
 		if (copy < 0)
 		{
-			link_lost("dup() of the libpq socket failed");
+			attempt_failed("dup() of the libpq socket failed");
 			return;
 		}
 		fd.filefd = copy;
@@ -239,13 +303,20 @@ watch_socket(bool want_write)
 		if (raw == NULL)
 		{
 			close(copy);
-			link_lost("could not adopt the libpq socket");
+			attempt_failed("could not adopt the libpq socket");
 			return;
 		}
 		((RawSession *) lws_wsi_user(raw))->generation = ++generation;
 		raw_sock = sock;
 	}
-	if (want_write)
+	/*
+	 * lws forgets a POLLOUT request made inside the WRITEABLE callback once it returns
+	 * (LWS-NOTES.md), and libpq's TCP connect asks for writability twice in a row: ask
+	 * again from outside the callback.
+	 */
+	if (want_write && in_writeable)
+		lws_sul_schedule(pushd.context, 0, &rearm_timer, rearm_due, 1);
+	else if (want_write)
 		lws_callback_on_writable(raw);
 }
 
@@ -298,40 +369,115 @@ send_query(Query q, const char *sql, int nparams, const char *const *params)
 		ok = PQsendQuery(conn, sql);
 	if (!ok)
 	{
-		link_lost(PQerrorMessage(conn));
+		attempt_failed(PQerrorMessage(conn));
 		return false;
 	}
 	inflight = q;
+	query_sent_us = now_us();
 	result_index = 0;
 	query_failed = false;
 	flush_pending();
 	return true;
 }
 
+/* connect_host starts connecting to host host_at of targets. */
 static void
-connect_begin(void)
+connect_host(void)
 {
-	const char *keys[] = {"dbname", "fallback_application_name", NULL};
-	const char *values[] = {pushd.cfg.db, "toggles-pushd", NULL};
+	const char *keys[DB_TARGETS_MAX_KEYS + 5];
+	const char *values[DB_TARGETS_MAX_KEYS + 5];
 
-	metrics.reconnects += ever_ready ? 1 : 0;
-	conn = PQconnectStartParams(keys, values, 1);
+	db_targets_params(&targets, host_at, keys, values);
+	state = LINK_CONNECTING;
+	attempt_us = now_us();
+	conn = PQconnectStartParams(keys, values, 0);
 	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
 	{
-		state = LINK_CONNECTING;
-		link_lost(conn ? PQerrorMessage(conn) : "out of memory");
+		attempt_failed(conn ? PQerrorMessage(conn) : "out of memory");
 		return;
 	}
-	state = LINK_CONNECTING;
 	PQsetNoticeProcessor(conn, log_notice, NULL);
-	lws_sul_schedule(pushd.context, 0, &connect_timer, connect_timeout, CONNECT_TIMEOUT_US);
 	watch_socket(true);
 }
 
-void
-pglink_start(void)
+/* connect_begin starts a round of attempts from the first host. */
+static void
+connect_begin(void)
 {
+	char		err[256];
+
+	metrics.reconnects += ever_ready ? 1 : 0;
+	/* Parsed again each round: a reloaded --db-timeout sizes the keepalives. */
+	db_targets_free(&targets);
+	if (!db_targets_parse(&targets, pushd.cfg.db, pushd.cfg.db_timeout_s, err, sizeof(err)))
+	{
+		state = LINK_CONNECTING;
+		link_lost(err);
+		return;
+	}
+	host_at = 0;
+	connect_host();
+}
+
+/* connect_deadline_s: how long one host may take to connect and log in. */
+static int
+connect_deadline_s(void)
+{
+	return targets.connect_timeout_s > 0 ? targets.connect_timeout_s
+		: pushd.cfg.db_connect_timeout_s;
+}
+
+/*
+ * watch_due is the link's one timer: a host that does not let pushd in, or a query that
+ * gets no answer, in time is given up; an idle link is probed with a catch-up, which
+ * checks the epoch and the log too.
+ */
+static void
+watch_due(lws_sorted_usec_list_t *sul)
+{
+	int64_t		now = now_us();
+	char		why[128];
+
+	(void) sul;
+	if (state == LINK_CONNECTING &&
+		now - attempt_us > (int64_t) connect_deadline_s() * LWS_US_PER_SEC)
+	{
+		snprintf(why, sizeof(why), "not connected and logged in within %d s", connect_deadline_s());
+		metrics.db_timeouts++;
+		attempt_failed(why);
+	}
+	else if ((state == LINK_SETUP || state == LINK_READY) && inflight != Q_NONE &&
+			 now - (last_answer_us > query_sent_us ? last_answer_us : query_sent_us) >
+			 (int64_t) pushd.cfg.db_timeout_s * LWS_US_PER_SEC)
+	{
+		snprintf(why, sizeof(why), "no answer from the server for %d s", pushd.cfg.db_timeout_s);
+		metrics.db_timeouts++;
+		attempt_failed(why);
+	}
+	else if (state == LINK_READY && inflight == Q_NONE &&
+			 now - last_answer_us >= (int64_t) pushd.cfg.db_probe_interval_s * LWS_US_PER_SEC)
+	{
+		metrics.db_probes++;
+		start_catchup();
+	}
+	if (!pushd.shutting_down)
+		lws_sul_schedule(pushd.context, 0, &watch_timer, watch_due, WATCH_TICK_US);
+}
+
+bool
+pglink_start(PglinkStateHook hook)
+{
+	char		err[256];
+
+	if (!db_targets_parse(&targets, pushd.cfg.db, pushd.cfg.db_timeout_s, err, sizeof(err)))
+	{
+		log_error("%s", err);
+		return false;
+	}
+	state_hook = hook;
+	lws_sul_schedule(pushd.context, 0, &watch_timer, watch_due, WATCH_TICK_US);
 	connect_begin();
+	return true;
 }
 
 static void
@@ -345,8 +491,10 @@ connect_progress(void)
 				link_lost("could not make the connection non-blocking");
 				return;
 			}
-			log_info("connected to the database (%s:%s/%s)", PQhost(conn), PQport(conn), PQdb(conn));
+			log_info("connected to the database (%s:%s/%s%s)", PQhost(conn), PQport(conn),
+					 PQdb(conn), PQsslInUse(conn) ? ", TLS" : "");
 			state = LINK_SETUP;
+			last_answer_us = now_us();
 			watch_socket(false);
 			/* LISTEN before reading anything: a change committed meanwhile is not lost. */
 			send_query(Q_LISTEN, "LISTEN toggles", 0, NULL);
@@ -358,7 +506,7 @@ connect_progress(void)
 			watch_socket(true);
 			break;
 		default:
-			link_lost(PQerrorMessage(conn));
+			attempt_failed(PQerrorMessage(conn));
 			break;
 	}
 }
@@ -368,10 +516,11 @@ became_ready(void)
 {
 	state = LINK_READY;
 	backoff_ms = 0;
-	lws_sul_cancel(&connect_timer);
 	lws_sul_cancel(&flush_timer);
 	registry_link_ready();
 	ever_ready = true;
+	if (state_hook)
+		state_hook(true);
 }
 
 static void
@@ -486,10 +635,8 @@ query_finished(void)
 		job_finished();
 	if (failed && done != Q_JOB)
 	{
-		/* e.g. the extension is missing: retry with backoff rather than spin. */
-		PQfinish(conn);
-		conn = NULL;
-		link_lost("setup query failed");
+		/* e.g. the extension is missing, or a standby: the next host, or the backoff. */
+		attempt_failed(state == LINK_READY ? "query failed" : "setup query failed");
 		return;
 	}
 	switch (done)
@@ -567,9 +714,10 @@ read_input(void)
 
 	if (!PQconsumeInput(conn))
 	{
-		link_lost(PQerrorMessage(conn));
+		attempt_failed(PQerrorMessage(conn));
 		return;
 	}
+	last_answer_us = now_us();
 	while (conn && inflight != Q_NONE && !PQisBusy(conn))
 	{
 		PGresult   *res = PQgetResult(conn);
@@ -596,7 +744,7 @@ read_input(void)
 	}
 	if (PQstatus(conn) == CONNECTION_BAD)
 	{
-		link_lost("connection closed");
+		attempt_failed("connection closed");
 		return;
 	}
 	kick();
@@ -641,17 +789,19 @@ pglink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 		case LWS_CALLBACK_RAW_WRITEABLE_FILE:
 			if (wsi != raw || conn == NULL)
 				break;
+			in_writeable = true;
 			if (state == LINK_CONNECTING)
 				connect_progress();
 			else
 				flush_pending();
+			in_writeable = false;
 			break;
 		case LWS_CALLBACK_RAW_CLOSE_FILE:
 			if (session != NULL && session->generation == generation && wsi == raw)
 			{
 				raw = NULL;
 				raw_sock = -1;
-				link_lost("socket closed");
+				attempt_failed("socket closed");
 			}
 			break;
 		default:
@@ -660,28 +810,74 @@ pglink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 	return 0;
 }
 
+/*
+ * await_results reads every pending result until none is left (true), or until deadline
+ * passes or the link fails (false); blocking, for the shutdown only.  The last result,
+ * if last is not NULL, is kept there for the caller.
+ */
+static bool
+await_results(int64_t deadline, PGresult **last)
+{
+	for (;;)
+	{
+		int			flushing = PQflush(conn);
+		struct pollfd pfd;
+		int64_t		left = deadline - now_us();
+
+		if (flushing < 0)
+			return false;
+		if (flushing == 0 && !PQisBusy(conn))
+		{
+			PGresult   *res = PQgetResult(conn);
+
+			if (res == NULL)
+				return true;
+			if (last)
+			{
+				PQclear(*last);
+				*last = res;
+			}
+			else
+				PQclear(res);
+			continue;
+		}
+		if (left <= 0)
+			return false;
+		pfd.fd = PQsocket(conn);
+		pfd.events = POLLIN | (flushing ? POLLOUT : 0);
+		if (poll(&pfd, 1, (int) (left / 1000) + 1) < 0 && errno != EINTR)
+			return false;
+		if (!PQconsumeInput(conn))
+			return false;
+	}
+}
+
 void
 pglink_shutdown(void)
 {
 	lws_sul_cancel(&reconnect_timer);
-	lws_sul_cancel(&connect_timer);
+	lws_sul_cancel(&watch_timer);
+	lws_sul_cancel(&rearm_timer);
 	lws_sul_cancel(&catchup_timer);
 	catchup_deferred = false;
 	lws_sul_cancel(&flush_timer);
 	if (state == LINK_READY && conn != NULL)
 	{
-		PGresult   *res;
+		/* A silent link must not hold the shutdown: --db-timeout for all of it. */
+		int64_t		deadline = now_us() + (int64_t) pushd.cfg.db_timeout_s * LWS_US_PER_SEC;
 		const char *params[1] = {pushd.node};
+		PGresult   *res = NULL;
 
-		/* Blocking is fine now: nothing else is served any more. */
-		PQsetnonblocking(conn, 0);
-		while ((res = PQgetResult(conn)) != NULL)
-			PQclear(res);
-		if (pushd.cfg.track_connections)
+		if (!await_results(deadline, NULL))
+			log_warn("the database did not answer; this node's connection rows stay until "
+					 "another node reaps them");
+		else if (pushd.cfg.track_connections)
 		{
-			res = PQexecParams(conn, "SELECT toggles.unregister_node($1)", 1, NULL, params,
-							   NULL, NULL, 0);
-			if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			if (!PQsendQueryParams(conn, "SELECT toggles.unregister_node($1)", 1, NULL, params,
+								   NULL, NULL, 0) || !await_results(deadline, &res))
+				log_warn("could not remove this node's connection rows: no answer in %d s",
+						 pushd.cfg.db_timeout_s);
+			else if (PQresultStatus(res) != PGRES_TUPLES_OK)
 				log_warn("could not remove this node's connection rows: %s",
 						 PQresultErrorMessage(res));
 			PQclear(res);
@@ -695,4 +891,5 @@ pglink_shutdown(void)
 		conn = NULL;
 	}
 	raw = NULL;
+	db_targets_free(&targets);
 }

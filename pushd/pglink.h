@@ -11,11 +11,17 @@
 
 typedef void (*JobDone) (PGresult *res, void *arg);
 
-extern void pglink_start(void);
+/* A PglinkStateHook hears the link become ready (true) and, once ready, lost (false). */
+typedef void (*PglinkStateHook) (bool ready);
+
+/* pglink_start starts connecting; false (logged) when --db cannot be read. */
+extern bool pglink_start(PglinkStateHook hook);
 /* pglink_shutdown removes this node's connection rows (blocking) and closes the link. */
 extern void pglink_shutdown(void);
 /* pglink_ready: the link is up and the cache current (what /healthz reports). */
 extern bool pglink_ready(void);
+/* pglink_seconds_since_answer: since the server last sent anything; -1: never. */
+extern double pglink_seconds_since_answer(void);
 
 /*
  * pglink_enqueue queues a bookkeeping statement with text parameters, run when no other
