@@ -66,9 +66,10 @@ INSERT INTO toggles.features (name, is_active, description) VALUES
     ('beta-banner', false, 'Banner inviting users to the beta');
 SQL
 
-# toggles-pushd, as this user, against the throwaway cluster.  --allow-anonymous: this is
-# a loopback-only playground; a real deployment gives clients tokens (docs/security.md).
-"$top/pushd/toggles-pushd" --db "host=$rundir port=$port dbname=$db user=postgres" \
+# toggles-pushd, as this user, against the throwaway cluster, over TCP as a deployment
+# reaches its database.  --allow-anonymous: this is a loopback-only playground; a real
+# deployment gives clients tokens (docs/security.md).
+"$top/pushd/toggles-pushd" --db "host=127.0.0.1 port=$port dbname=$db user=postgres" \
 	--listen "127.0.0.1:$ws_port" --node "make-run:$ws_port" --allow-anonymous \
 	>"$rundir/pushd.log" 2>&1 &
 pushd_pid=$!

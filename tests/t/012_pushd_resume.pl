@@ -1,7 +1,9 @@
 # Resume: a client that comes back with since=V&epoch=E gets one change holding the net
 # effect of what it missed; an unknown epoch, a resume point older than the window, or a
 # malformed since gets a snapshot; a client ahead of the node is made to wait up to
-# --future-wait, then gets a change if the node caught up, else a snapshot.
+# --future-wait, then gets a change if the node caught up, else a close with 1013 (Try
+# Again Later), never an older snapshot; a resume at exactly the node's version is
+# acknowledged with an empty change.
 use strict;
 use warnings;
 use FindBin;
@@ -155,15 +157,26 @@ is_deeply($model->verify_stream([ $r->messages ], since => $v5)->{errors}, [],
 $r->close;
 
 # --- a client ahead of the node --------------------------------------------------------------
-# Far ahead (it saw versions this database never had): after --future-wait, a snapshot.
+# Far ahead (it saw versions this node never had): after --future-wait, closed with 1013,
+# never a snapshot that would take it back in time.
 my $t0 = time;
 $r = first_message($a, '?since=' . ($v30 + 1000) . "&epoch=$epoch", 10);
 my $elapsed = time - $t0;
+is($r->count, 0, 'a client 1000 versions ahead is sent nothing');
+ok($r->closed, '... and closed');
+is($r->close_code, 1013, '... with 1013 (Try Again Later)');
+cmp_ok($elapsed, '>=', 0.4, '... after --future-wait 500 ms');
+cmp_ok($elapsed, '<', 5, '... not much longer');
+diag(sprintf('future resume closed after %.2fs (--future-wait 500)', $elapsed));
+is($a->metric('pushd_future_closes_total'), 1, 'pushd_future_closes_total counts it');
+
+# At exactly the node's version: the resume acknowledgement, an empty change at once.
+$r = first_message($a, "?since=$v30&epoch=$epoch");
 $m = $r->message(0) // {};
-is($m->{type}, 'snapshot', 'a client 1000 versions ahead gets a snapshot');
-is($m->{version}, $v30, '... at the node\'s version');
-cmp_ok($elapsed, '<', 5, 'after about --future-wait 500 ms, not much longer');
-diag(sprintf('future resume answered after %.2fs (--future-wait 500)', $elapsed));
+is($m->{type}, 'change', 'a resume at the current version gets a change at once');
+is($m->{version}, $v30, '... at that version');
+is_deeply([ $m->{toggles}, $m->{removed} ], [ [], [] ], '... carrying nothing');
+ok(!$r->closed, '... and stays open');
 $r->close;
 
 # Just ahead: the node catches up within the wait and answers with a change.

@@ -609,6 +609,7 @@ sub connect
 			$self->{closed} = 1;
 			$self->{close_code} = $code;
 			$self->{close_reason} = $reason;
+			$self->{closed_at} = time;
 		});
 	});
 	$self->{started} = time;
@@ -629,6 +630,7 @@ sub is_open { return $_[0]{open}; }
 sub closed { return $_[0]{closed}; }
 sub close_code { return $_[0]{close_code}; }
 sub close_reason { return $_[0]{close_reason}; }
+sub closed_at { return $_[0]{closed_at}; }    # time of the close, undef while open
 sub handshake_status { return $_[0]{handshake_status}; }
 sub error { return $_[0]{error}; }
 
