@@ -23,6 +23,9 @@ packages=(
 	openssl                  # the TLS test makes a self-signed certificate
 	libssl-dev               # toggles-pushd reloads its certificate with OpenSSL
 	libio-socket-ssl-perl    # the TLS test's clients (Mojo, HTTP::Tiny)
+	iproute2                 # the network lab (scripts/netlab.sh): ip netns, veth, bridge
+	nftables                 # the network lab: nft, for the link cuts of netlab_ctl
+	iputils-ping             # the network lab: netlab.sh up checks every host answers
 )
 
 # `make fuzz` (scripts/deps.sh fuzz): clang and its libFuzzer runtime, which Debian ships

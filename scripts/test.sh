@@ -125,7 +125,8 @@ run_tap() {
 		TOGGLES_TOP="$work" \
 		TOGGLES_PUSHD="$work/bin/toggles-pushd" \
 		TOGGLES_PUSHD_ASAN="$pushd_asan" \
-		prove --timer ${TOGGLES_TAP_TESTS:-t/*.pl}) > "$log" 2>&1
+		TOGGLES_NETLAB_CTL="$netlab_ctl" \
+		prove --timer ${TOGGLES_TAP_TESTS:-t/*.pl}) > "$log" 2>&1 9>&-
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
 	# Per failed file: "t/x.pl (Wstat: W Tests: T Failed: F)"; a file that died with no
@@ -133,6 +134,39 @@ run_tap() {
 	failed=$(sed -n 's/.*(Wstat: .* Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
 		awk '{ n += ($1 > 0 ? $1 : 1) } END { print n + 0 }')
 	record tap "$(( ${tests:-0} - failed > 0 ? ${tests:-0} - failed : 0 ))" "$failed"
+}
+
+# The network lab (scripts/netlab.sh, docs/development.md): separate hosts as network
+# namespaces, and netlab_ctl installed setuid root so that the TAP tests (run as
+# $PG_USER) can start clusters there and cut links.  Only root can build it; anybody else
+# runs the TAP tests without it, and the tests that need it skip, saying why.  The lab's
+# names and addresses are fixed, so two runs on one machine take turns: a lock is held
+# from lab_up to lab_down (on fd 9, which no test process inherits).
+netlab_ctl=
+lab_up() {
+	[[ $(id -u) -eq 0 ]] || return 0
+	exec 9> /run/pg_toggles-netlab.lock
+	if ! flock -n 9; then
+		echo "== waiting (up to 30 min) for another test run's network lab"
+		flock -w 1800 9 || { echo "!! network lab still in use"; record netlab 0 1; return; }
+	fi
+	trap lab_down EXIT
+	trap 'exit 130' INT TERM
+	if "$top/scripts/netlab.sh" up && [[ -x $top/tests/tools/netlab_ctl ]]; then
+		# After the chown of $work: the helper must stay root's.
+		install -o root -g root -m 4755 "$top/tests/tools/netlab_ctl" "$work/bin/netlab_ctl"
+		netlab_ctl="$work/bin/netlab_ctl"
+	else
+		echo "!! network lab not set up (is tests/tools/netlab_ctl built? make test-tools)"
+		record netlab 0 1
+	fi
+}
+
+lab_down() {
+	[[ $(id -u) -eq 0 ]] || return 0
+	"$top/scripts/netlab.sh" down
+	exec 9>&-
+	trap - EXIT
 }
 
 run_make_run() {
@@ -149,7 +183,9 @@ run_fuzz
 run_make_run
 run_regress
 run_isolation
+lab_up
 run_tap
+lab_down
 
 echo
 echo "Suites:"
