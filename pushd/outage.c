@@ -1,6 +1,7 @@
 /*
  * outage.c — what clients get while the database link is down (see outage.h).
  */
+#include <limits.h>
 #include <stdio.h>
 
 #include "clients.h"
@@ -13,8 +14,12 @@
 #define CLOSE_STEP_US (100 * LWS_US_PER_MS)
 
 static int64_t down_since_us;	/* 0: the link is up, or was never up */
-static int64_t closing_ends_us; /* 0: not closing clients */
 static lws_sorted_usec_list_t outage_timer;
+
+/* The closes after the grace: how many were open then, and how many are done. */
+static int64_t closing_since_us;	/* 0: not closing clients */
+static int	closing_total;
+static int	closing_done;
 
 static bool
 past_grace(void)
@@ -37,48 +42,55 @@ outage_refusal(void)
 	return why;
 }
 
+static bool
+is_open(const Client *c)
+{
+	return c->close_code == 0 && !c->closing;
+}
+
 /*
- * close_step closes the share of the open clients that is due: all that are left spread
- * over the time that is left, so that the closes keep an even pace whatever the clients do.
+ * close_step keeps an even pace: by a fraction f of --outage-close-spread, f of the clients
+ * that were open when the grace ended are closed; at its end, all that are left.
  */
 static void
 close_step(lws_sorted_usec_list_t *sul)
 {
-	int64_t		now = now_us();
-	int64_t		left_us = closing_ends_us - now;
-	int			open = 0;
-	int			due;
+	int64_t		elapsed = now_us() - closing_since_us;
+	int64_t		spread = (int64_t) pushd.cfg.outage_close_spread_s * LWS_US_PER_SEC;
+	bool		last = elapsed >= spread;
+	int			due = last ? INT_MAX
+		: (int) (closing_total * elapsed / spread) - closing_done;
 	Client	   *c;
 
 	(void) sul;
-	if (closing_ends_us == 0)
-		return;
-	for (c = clients_first(); c != NULL; c = c->next)
-		open += c->close_code == 0 && !c->closing;
-	due = left_us <= CLOSE_STEP_US ? open
-		: (int) ((open * (int64_t) CLOSE_STEP_US + left_us - 1) / left_us);
 	for (c = clients_first(); c != NULL && due > 0; c = c->next)
 	{
-		if (c->close_code != 0 || c->closing)
+		if (!is_open(c))
 			continue;
 		clients_close(c, CLOSE_TRY_AGAIN, "database unavailable");
 		metrics.outage_closes++;
+		closing_done++;
 		due--;
-		open--;
 	}
-	if (open > 0)
-		lws_sul_schedule(pushd.context, 0, &outage_timer, close_step, CLOSE_STEP_US);
+	if (last)
+		closing_since_us = 0;
 	else
-		closing_ends_us = 0;
+		lws_sul_schedule(pushd.context, 0, &outage_timer, close_step, CLOSE_STEP_US);
 }
 
 static void
 grace_over(lws_sorted_usec_list_t *sul)
 {
+	Client	   *c;
+
 	(void) sul;
+	closing_since_us = now_us();
+	closing_total = 0;
+	closing_done = 0;
+	for (c = clients_first(); c != NULL; c = c->next)
+		closing_total += is_open(c);
 	log_warn("database link down for %d s (--outage-grace): closing %d clients (1013) over %d s",
-			 pushd.cfg.outage_grace_s, clients_count(), pushd.cfg.outage_close_spread_s);
-	closing_ends_us = now_us() + (int64_t) pushd.cfg.outage_close_spread_s * LWS_US_PER_SEC;
+			 pushd.cfg.outage_grace_s, closing_total, pushd.cfg.outage_close_spread_s);
 	close_step(NULL);
 }
 
@@ -86,7 +98,7 @@ void
 outage_link_changed(bool ready)
 {
 	lws_sul_cancel(&outage_timer);
-	closing_ends_us = 0;
+	closing_since_us = 0;
 	if (ready)
 	{
 		if (down_since_us)
