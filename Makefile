@@ -97,7 +97,8 @@ install-pushd: $(PUSHD)
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
-	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets
+	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets \
+	tests/unit/test_epoch_order
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -129,6 +130,9 @@ tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c push
 tests/unit/test_db_targets: tests/unit/test_db_targets.c pushd/db_targets.c pushd/db_targets.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -I$(shell $(PG_CONFIG) --includedir) -o $@ \
 		tests/unit/test_db_targets.c pushd/db_targets.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lcmocka
+
+tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka
 
 unit-tests: $(UNIT_TESTS)
 

@@ -20,6 +20,7 @@
 #include "client_input.h"
 #include "clients.h"
 #include "context.h"
+#include "epoch_order.h"
 #include "http.h"
 #include "conn_limits.h"
 #include "log.h"
@@ -169,7 +170,27 @@ stop_waiting(Client *c)
 		return;
 	c->waiting_future = false;
 	nwaiting--;
+	free(c->resume_epoch);
+	c->resume_epoch = NULL;
 	lws_sul_cancel(&c->future_timer);
+}
+
+/* caught_up: the node has reached what a waiting client came with. */
+static bool
+caught_up(const Client *c)
+{
+	return strcmp(c->resume_epoch, pushd.cache.epoch) == 0 &&
+		pushd.cache.version >= c->resume_from;
+}
+
+/* resume_now lets a client that came from ahead go on: what changed after its version. */
+static void
+resume_now(Client *c)
+{
+	stop_waiting(c);
+	c->sent_version = c->resume_from;
+	c->coalesce = true;
+	lws_callback_on_writable(c->wsi);
 }
 
 void
@@ -180,16 +201,8 @@ clients_version_advanced(void)
 	if (nwaiting == 0)
 		return;
 	for (c = head; c != NULL; c = c->next)
-	{
-		if (c->waiting_future && pushd.cache.version >= c->resume_from)
-		{
-			/* The node caught up with a client that came from ahead. */
-			stop_waiting(c);
-			c->sent_version = c->resume_from;
-			c->coalesce = true;
-			lws_callback_on_writable(c->wsi);
-		}
-	}
+		if (c->waiting_future && caught_up(c))
+			resume_now(c);
 }
 
 void
@@ -203,7 +216,29 @@ clients_resync_all(void)
 			continue;
 		queue_clear(c);
 		c->coalesce = false;
-		stop_waiting(c);
+		if (c->waiting_future)
+		{
+			/*
+			 * A client from ahead: a snapshot now could be older than what it has.  It
+			 * goes on once this node reaches its version, or keeps waiting while the node
+			 * is still behind it; only a history after its own (a later timeline, another
+			 * epoch) replaces its state.
+			 */
+			if (caught_up(c))
+			{
+				resume_now(c);
+				continue;
+			}
+			switch (epoch_order(c->resume_epoch, pushd.cache.epoch))
+			{
+				case EPOCH_SAME:
+				case EPOCH_LATER:
+					continue;
+				default:
+					break;
+			}
+			stop_waiting(c);
+		}
 		c->needs_snapshot = true;
 		lws_callback_on_writable(c->wsi);
 	}
@@ -230,9 +265,10 @@ future_expired(lws_sorted_usec_list_t *sul)
 
 	if (!c->waiting_future)
 		return;
-	log_info("client %llu (%s): version %lld not reached within %d ms (at %lld), closing (1013)",
-			 (unsigned long long) c->id, c->peer, (long long) c->resume_from,
-			 pushd.cfg.future_wait_ms, (long long) pushd.cache.version);
+	log_info("client %llu (%s): version %lld of epoch %s not reached within %d ms (at %lld of %s), "
+			 "closing (1013)", (unsigned long long) c->id, c->peer, (long long) c->resume_from,
+			 c->resume_epoch, pushd.cfg.future_wait_ms, (long long) pushd.cache.version,
+			 pushd.cache.epoch);
 	metrics.future_closes++;
 	clients_close(c, CLOSE_TRY_AGAIN, "version not reached yet");
 }
@@ -246,6 +282,7 @@ start_stream(Client *c)
 	int64_t		v;
 	char		epoch[256];
 	const char *want_epoch;
+	EpochOrder	order;
 
 	if (!parse_since(since, &v))
 	{
@@ -253,15 +290,24 @@ start_stream(Client *c)
 		return;
 	}
 	want_epoch = lws_get_urlarg_by_name(c->wsi, "epoch=", epoch, sizeof(epoch));
-	if (!pushd.cache.loaded ||
-		(want_epoch != NULL && *want_epoch && strcmp(want_epoch, pushd.cache.epoch) != 0))
+	if (want_epoch == NULL || *want_epoch == '\0')
+		want_epoch = pushd.cache.epoch;
+	order = pushd.cache.loaded ? epoch_order(want_epoch, pushd.cache.epoch) : EPOCH_UNRELATED;
+	/* An earlier timeline or another history: start over.  A later timeline: wait for it. */
+	if (order == EPOCH_EARLIER || order == EPOCH_UNRELATED)
 	{
 		c->needs_snapshot = true;
 		return;
 	}
 	c->resume_from = v;
-	if (v > pushd.cache.version)
+	if (order == EPOCH_LATER || v > pushd.cache.version)
 	{
+		c->resume_epoch = strdup(want_epoch);
+		if (c->resume_epoch == NULL)
+		{
+			close_soon(c, CLOSE_TRY_AGAIN, "out of memory");
+			return;
+		}
 		c->waiting_future = true;
 		nwaiting++;
 		lws_sul_schedule(pushd.context, 0, &c->future_timer, future_expired,

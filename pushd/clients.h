@@ -52,6 +52,7 @@ typedef struct Client
 
 	bool		waiting_future;
 	int64_t		resume_from;
+	char	   *resume_epoch;	/* while waiting: the epoch of resume_from */
 	lws_sorted_usec_list_t future_timer;
 
 	int			close_code;		/* nonzero: close with it at the next write */

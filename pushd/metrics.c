@@ -60,6 +60,9 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 	gauge(buf, "pushd_last_version", "Version of the cached state.", (double) last_version);
 	counter(buf, "pushd_epoch_changes_total", "Times a new epoch forced a full resync.",
 			metrics.epoch_changes);
+	counter(buf, "pushd_epoch_refusals_total",
+			"Times a database on an earlier timeline than the one followed was refused.",
+			metrics.epoch_refusals);
 	gauge(buf, "pushd_database_up", "1 when the database link is up and the cache current.",
 		  database_up);
 	gauge(buf, "pushd_database_last_answer_seconds",

@@ -17,6 +17,7 @@ typedef struct Metrics
 	uint64_t	bytes_sent;
 	uint64_t	changes_applied;
 	uint64_t	epoch_changes;
+	uint64_t	epoch_refusals;		/* databases on an earlier timeline not followed */
 	uint64_t	reconnects;
 	uint64_t	db_timeouts;		/* hosts or queries given up for silence */
 	uint64_t	db_probes;			/* catch-ups run to probe an idle link */

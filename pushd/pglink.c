@@ -13,7 +13,7 @@
  * "ready".  The catch-up runs after every notification: prepared once per connection, it
  * is not parsed and planned again each time.
  *
- * The link is watched, not trusted (docs/operations.md, "How the link is watched"): one
+ * The link is watched, not trusted (docs/operations.md, "The database link"): one
  * timer gives every query --db-timeout to be answered, and reads the log when nothing has
  * come from the server for --db-probe-interval, so a link that goes silent without
  * closing (a partition, a stopped backend, a hung proxy) is given up within the sum.
@@ -78,6 +78,7 @@ static Query inflight = Q_NONE;
 static int	result_index;		/* results seen of the query in flight */
 static bool query_failed;
 static bool load_wanted;		/* the probe found that only a full load is exact */
+static bool refused;			/* the probe found an earlier timeline (sync_plan) */
 static struct lws *raw;
 static int	raw_sock = -1;
 static unsigned generation;
@@ -107,8 +108,8 @@ static int64_t catchup_note_us;
 static Job	jobs[MAX_JOBS];
 static int	njobs;
 
-static void connect_begin(void);
 static void connect_host(void);
+static void reconnect_due(lws_sorted_usec_list_t *sul);
 static void kick(void);
 static void start_catchup(void);
 
@@ -156,13 +157,6 @@ jobs_clear(void)
 	njobs = 0;
 }
 
-static void
-reconnect_due(lws_sorted_usec_list_t *sul)
-{
-	(void) sul;
-	connect_begin();
-}
-
 /* one_line copies a libpq message with its line breaks folded, for a one-line log entry. */
 static void
 one_line(char *dst, size_t size, const char *src)
@@ -206,6 +200,7 @@ drop_conn(void)
 		conn = NULL;
 	}
 	inflight = Q_NONE;
+	refused = false;
 	lws_sul_cancel(&flush_timer);
 	lws_sul_cancel(&rearm_timer);
 }
@@ -404,19 +399,25 @@ connect_host(void)
 static void
 connect_begin(void)
 {
-	char		err[256];
-
-	metrics.reconnects += ever_ready ? 1 : 0;
-	/* Parsed again each round: a reloaded --db-timeout sizes the keepalives. */
-	db_targets_free(&targets);
-	if (!db_targets_parse(&targets, pushd.cfg.db, pushd.cfg.db_timeout_s, err, sizeof(err)))
-	{
-		state = LINK_CONNECTING;
-		link_lost(err);
-		return;
-	}
 	host_at = 0;
 	connect_host();
+}
+
+static void
+reconnect_due(lws_sorted_usec_list_t *sul)
+{
+	DbTargets	fresh;
+	char		err[256];
+
+	(void) sul;
+	metrics.reconnects += ever_ready ? 1 : 0;
+	/* Parsed again each round, so that a reloaded --db-timeout sizes the keepalives. */
+	if (db_targets_parse(&fresh, pushd.cfg.db, pushd.cfg.db_timeout_s, err, sizeof(err)))
+	{
+		db_targets_free(&targets);
+		targets = fresh;
+	}
+	connect_begin();
 }
 
 /* connect_deadline_s: how long one host may take to connect and log in. */
@@ -575,7 +576,10 @@ handle_result(PGresult *res)
 		case Q_PROBE:
 			if (status == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			{
-				load_wanted = sync_needs_load(res);
+				SyncPlan	plan = sync_plan(res);
+
+				load_wanted = plan == SYNC_LOAD;
+				refused = plan == SYNC_REFUSE;
 			}
 			else
 				query_failed = true;
@@ -597,7 +601,9 @@ handle_result(PGresult *res)
 			{
 				int			versions = sync_catchup_result(res, catchup_note_us);
 
-				if (versions < 0)
+				if (versions == CATCHUP_REFUSE)
+					refused = true;
+				else if (versions == CATCHUP_RELOAD)
 					load_wanted = true;
 				else if (notes_in_flight > versions)
 					metrics.notifications_ignored += notes_in_flight - versions;
@@ -633,6 +639,12 @@ query_finished(void)
 	inflight = Q_NONE;
 	if (done == Q_JOB)
 		job_finished();
+	if (refused)
+	{
+		refused = false;
+		attempt_failed("its timeline is earlier than the one this node follows");
+		return;
+	}
 	if (failed && done != Q_JOB)
 	{
 		/* e.g. the extension is missing, or a standby: the next host, or the backoff. */

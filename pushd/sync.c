@@ -10,6 +10,7 @@
 
 #include "clients.h"
 #include "encode.h"
+#include "epoch_order.h"
 #include "groups.h"
 #include "log.h"
 #include "metrics.h"
@@ -85,39 +86,55 @@ int64_value(PGresult *res, int row, int col)
 	return strtoll(PQgetvalue(res, row, col), NULL, 10);
 }
 
-/* epoch_is_current reports whether epoch is the cache's, logging and counting a change. */
-static bool
-epoch_is_current(const char *epoch)
+/*
+ * epoch_plan: what the database's epoch means for the cache's.  A later timeline of the
+ * same history (a promoted standby) or another history starts over with a full load; an
+ * earlier timeline is a primary that was failed over from, still running: following it
+ * would send clients back to a history that was superseded (docs/change-stream.md).
+ */
+static SyncPlan
+epoch_plan(const char *epoch)
 {
-	if (strcmp(epoch, pushd.cache.epoch) == 0)
-		return true;
-	log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch, epoch);
-	metrics.epoch_changes++;
-	return false;
+	switch (epoch_order(epoch, pushd.cache.epoch))
+	{
+		case EPOCH_SAME:
+			return SYNC_CATCH_UP;
+		case EPOCH_EARLIER:
+			log_warn("database epoch %s is an earlier timeline than %s, which this node follows: "
+					 "not following it (a failed-over primary that was not fenced?)",
+					 epoch, pushd.cache.epoch);
+			metrics.epoch_refusals++;
+			return SYNC_REFUSE;
+		default:
+			log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch, epoch);
+			metrics.epoch_changes++;
+			return SYNC_LOAD;
+	}
 }
 
-bool
-sync_needs_load(PGresult *probe)
+SyncPlan
+sync_plan(PGresult *probe)
 {
 	Cache	   *cache = &pushd.cache;
 	const char *epoch = PQgetvalue(probe, 0, 0);
 	int64_t		log_min = int64_value(probe, 0, 1);
 	int64_t		log_max = int64_value(probe, 0, 2);
+	SyncPlan	plan;
 
 	if (!cache->loaded)
-		return true;
-	if (!epoch_is_current(epoch))
-		return true;
+		return SYNC_LOAD;
+	if ((plan = epoch_plan(epoch)) != SYNC_CATCH_UP)
+		return plan;
 	if (log_max <= cache->version)
-		return false;			/* nothing new */
+		return SYNC_CATCH_UP;	/* nothing new */
 	/* Entries below log_min were pruned: the gap after our version must start at or after it. */
 	if (log_min - 1 > cache->version)
 	{
 		log_info("changes after version %lld were pruned from the log: full resync",
 				 (long long) cache->version);
-		return true;
+		return SYNC_LOAD;
 	}
-	return false;
+	return SYNC_CATCH_UP;
 }
 
 char *
@@ -429,8 +446,15 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 int
 sync_catchup_result(PGresult *res, int64_t notified_us)
 {
-	if (!epoch_is_current(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "(none)"))
-		return -1;
+	switch (epoch_plan(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "(none)"))
+	{
+		case SYNC_CATCH_UP:
+			break;
+		case SYNC_LOAD:
+			return CATCHUP_RELOAD;
+		case SYNC_REFUSE:
+			return CATCHUP_REFUSE;
+	}
 	tokens_check_fingerprint(PQgetvalue(res, 0, 1));
 	return for_each_version(res, CATCHUP_COLUMNS, apply_and_broadcast, &notified_us);
 }
