@@ -201,17 +201,20 @@ sub install_dir
 	return $install{$name} = $dir;
 }
 
-# cluster($name, host => 'db1', init => 1, %init_opts): a PostgreSQL::Test::Cluster whose
-# postmaster runs on that host.  Unless init => 0 it is initialised with %init_opts
-# (e.g. allows_streaming => 1) by init_cluster; not started.
+# cluster($name, host => 'db1', init => 1, port => N, %init_opts): a
+# PostgreSQL::Test::Cluster whose postmaster runs on that host.  Unless init => 0 it is
+# initialised with %init_opts (e.g. allows_streaming => 1) by init_cluster; not started.
+# port: a given port (e.g. a node that replaces a stopped one at the same address; their
+# Unix sockets share a directory, so both must not run at once); default: a free one.
 sub cluster
 {
 	my ($name, %opts) = @_;
 	my $hostname = delete $opts{host} // croak 'NetLab::cluster: host => NAME is required';
 	my $init = delete $opts{init} // 1;
+	my $port = delete $opts{port};
 	host($hostname);
 	my $node = PostgreSQL::Test::Cluster->new($name,
-		install_path => install_dir($hostname));
+		install_path => install_dir($hostname), (defined $port ? (port => $port) : ()));
 	$node->{_netlab_host} = $hostname;
 	init_cluster($node, %opts) if $init;
 	return $node;
