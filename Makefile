@@ -33,7 +33,7 @@ COMMON_OBJS = $(patsubst %.c,%.o,$(COMMON_SRCS))
 DATA = sql/$(EXTENSION)--$(EXTVERSION).sql \
 	$(filter-out sql/$(EXTENSION)--$(EXTVERSION).sql,$(wildcard sql/$(EXTENSION)--*.sql))
 EXTRA_CLEAN = sql/$(EXTENSION)--$(EXTVERSION).sql $(UNIT_TESTS) $(TEST_TOOLS) $(PUSHD) pushd/*.o \
-	$(PUSHD_ASAN) pushd/asan
+	$(PUSHD_ASAN) pushd/asan $(CONSOLE_SRC) $(CONSOLE_OBJ)
 
 PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
 # -Wno-unused-parameter: PostgreSQL's own headers (ilist.h, bufpage.h) trip it, as does
@@ -54,8 +54,18 @@ sql/$(EXTENSION)--$(EXTVERSION).sql: sql/$(EXTENSION).sql
 
 # toggles-pushd: plain make, C11, the same warnings.
 PUSHD = pushd/toggles-pushd
+
+# The live console (GET /, pushd/console.c): its page, styles and scripts and the client
+# library (clients/js/src) compiled into the binary as one generated C source, remade
+# whenever one of them changes; nothing is read from disk at run time.
+CONSOLE_FILES = $(sort $(wildcard pushd/console/*.html pushd/console/*.css pushd/console/*.js \
+	pushd/console/*.svg))
+CONSOLE_LIB = $(sort $(wildcard clients/js/src/*.js))
+CONSOLE_SRC = pushd/console/assets.c
+CONSOLE_OBJ = pushd/console/assets.o
+
 PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
-	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS))
+	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS)) $(CONSOLE_OBJ)
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
 PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl)
@@ -72,14 +82,19 @@ pushd/common_%.o: common/%.c $(wildcard common/*.h)
 $(PUSHD): $(PUSHD_OBJS)
 	$(CC) -o $@ $^ $(PUSHD_LIBS)
 
+$(CONSOLE_SRC): scripts/embed-assets.pl $(CONSOLE_FILES) $(CONSOLE_LIB)
+	perl scripts/embed-assets.pl $(foreach f,$(CONSOLE_FILES),/console/$(notdir $(f))=$(f)) \
+		$(foreach f,$(CONSOLE_LIB),/console/lib/$(notdir $(f))=$(f)) > $@.tmp
+	mv $@.tmp $@
+
 # The same daemon under AddressSanitizer and UBSan, for the hostile-input tests
 # (scripts/test.sh hands it to them as TOGGLES_PUSHD_ASAN).
 PUSHD_ASAN = pushd/toggles-pushd-asan
-PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c)) \
+PUSHD_ASAN_OBJS = $(patsubst pushd/%.c,pushd/asan/%.o,$(wildcard pushd/*.c) $(CONSOLE_SRC)) \
 	$(patsubst common/%.c,pushd/asan/common_%.o,$(COMMON_SRCS))
 
 pushd/asan/%.o: pushd/%.c $(wildcard pushd/*.h) $(wildcard common/*.h)
-	@mkdir -p pushd/asan
+	@mkdir -p $(@D)
 	$(CC) $(PUSHD_CFLAGS) -O1 $(SANITIZE) -c -o $@ $<
 
 pushd/asan/common_%.o: common/%.c $(wildcard common/*.h)

@@ -7,6 +7,7 @@
 
 #include "context.h"
 #include "auth.h"
+#include "console.h"
 #include "encode.h"
 #include "groups.h"
 #include "http.h"
@@ -279,9 +280,12 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				return healthz(wsi, s);
 			if (strcmp(path, "/metrics") == 0)
 				return metrics_page(wsi, s);
-			if (strcmp(path, "/v1/stream") == 0 || strcmp(path, "/") == 0)
+			if (strcmp(path, "/v1/stream") == 0)
 				return respond_text(wsi, s, 426, "text/plain",
 									"this is a WebSocket endpoint: connect with ws://\n");
+			/* A browser opening the server's address gets the live console, not a 426. */
+			if (console_path(path))
+				return console_serve(wsi, s, path);
 			return respond_text(wsi, s, HTTP_STATUS_NOT_FOUND, "text/plain", "not found\n");
 		case LWS_CALLBACK_HTTP_WRITEABLE:
 			{

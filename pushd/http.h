@@ -1,6 +1,6 @@
 /*
  * http.h — the plain HTTP endpoints on the stream's port: /v1/toggles, /healthz,
- * /metrics, and 404 for everything else.
+ * /metrics, the console (console.h) at / and /console, and 404 for everything else.
  */
 #ifndef PUSHD_HTTP_H
 #define PUSHD_HTTP_H
