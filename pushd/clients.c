@@ -402,7 +402,8 @@ client_open(Client *c, struct lws *wsi)
 
 		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
-	lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
+	if (!limits_client_address(wsi, c->peer, sizeof(c->peer)))
+		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
 	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
 	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
 		memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);

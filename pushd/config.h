@@ -58,6 +58,7 @@ typedef struct PushdConfig
 	int			max_catchups_per_second;	/* log reads triggered by notifications; reloadable */
 	char	   *metrics_allow;		/* CIDRs that may GET /metrics; "" = any; reloadable */
 	char	   *healthz_allow;		/* CIDRs that may GET /healthz; "" = any; reloadable */
+	char	   *trusted_proxies;	/* CIDRs whose X-Forwarded-For is believed; "" = none; reloadable */
 } PushdConfig;
 
 /* Outcome of config_parse_args. */

@@ -38,6 +38,9 @@ typedef struct Conn
 	int			fd;
 	Peer	   *peer;
 	bool		established;
+	bool		via_proxy;		/* accepted from --trusted-proxies */
+	bool		forwarded;		/* client holds the address X-Forwarded-For named */
+	struct in6_addr client;
 	lws_dll2_t	handshaking;	/* in the handshakes list until established */
 	int64_t		deadline_us;	/* when its handshake times out */
 	double		tokens;			/* client frame bucket */
@@ -49,6 +52,7 @@ static int	open_connections;
 static Conn *pending;			/* accepted, not yet claimed by limits_attach */
 static Acl	metrics_acl;
 static Acl	healthz_acl;
+static Acl	proxies_acl;			/* empty: no proxy is trusted */
 
 static double catchup_tokens = -1;	/* < 0: full, set at first use */
 static int64_t catchup_refilled_us;
@@ -61,6 +65,7 @@ limits_start(void)
 {
 	Acl			metrics;
 	Acl			healthz;
+	Acl			proxies;
 
 	if (!acl_parse(pushd.cfg.metrics_allow, &metrics))
 	{
@@ -73,10 +78,19 @@ limits_start(void)
 		log_error("invalid --healthz-allow \"%s\"", pushd.cfg.healthz_allow);
 		return false;
 	}
+	if (!acl_parse(pushd.cfg.trusted_proxies, &proxies))
+	{
+		acl_free(&metrics);
+		acl_free(&healthz);
+		log_error("invalid --trusted-proxies \"%s\"", pushd.cfg.trusted_proxies);
+		return false;
+	}
 	acl_free(&metrics_acl);
 	metrics_acl = metrics;
 	acl_free(&healthz_acl);
 	healthz_acl = healthz;
+	acl_free(&proxies_acl);
+	proxies_acl = proxies;
 	return true;
 }
 
@@ -85,6 +99,7 @@ limits_stop(void)
 {
 	acl_free(&metrics_acl);
 	acl_free(&healthz_acl);
+	acl_free(&proxies_acl);
 	for (int i = 0; i < PEER_BUCKETS; i++)
 	{
 		while (peers[i])
@@ -181,6 +196,7 @@ limits_accept(int fd)
 	struct in6_addr addr;
 	Peer	   *peer = NULL;
 	Conn	   *conn;
+	bool		via_proxy;
 
 	/* The previous accept never reached limits_attach: lws gave up on it. */
 	if (pending)
@@ -198,7 +214,9 @@ limits_accept(int fd)
 		log_refusal("--max-connections reached", &addr);
 		return 1;
 	}
-	if (pushd.cfg.max_connections_per_ip > 0)
+	/* A balancer's connections are limited per client once its header names the client. */
+	via_proxy = proxies_acl.n > 0 && acl_match(&proxies_acl, (struct sockaddr *) &ss);
+	if (pushd.cfg.max_connections_per_ip > 0 && !via_proxy)
 	{
 		peer = peer_find(&addr, false);
 		if (peer && peer->count >= pushd.cfg.max_connections_per_ip)
@@ -222,6 +240,7 @@ limits_accept(int fd)
 	}
 	peer->count++;
 	conn->peer = peer;
+	conn->via_proxy = via_proxy;
 	conn->fd = fd;
 	conn->tokens = pushd.cfg.client_messages_per_second;
 	conn->refilled_us = now_us();
@@ -346,16 +365,93 @@ limits_client_frame(struct lws *wsi)
 	return false;
 }
 
-/* peer_allowed: an empty list lets everybody in. */
+/*
+ * last_forwarded: the last address of X-Forwarded-For, the one the trusted proxy added
+ * (those before it are whatever the client claimed); false when there is none.
+ */
+static bool
+last_forwarded(struct lws *wsi, struct in6_addr *addr)
+{
+	char		header[512];
+	char	   *last;
+	size_t		len;
+	struct in_addr v4;
+
+	if (lws_hdr_copy(wsi, header, sizeof(header), WSI_TOKEN_X_FORWARDED_FOR) <= 0)
+		return false;
+	last = strrchr(header, ',');
+	last = last ? last + 1 : header;
+	last += strspn(last, " \t");
+	len = strcspn(last, " \t");
+	last[len] = '\0';
+	if (inet_pton(AF_INET6, last, addr) == 1)
+		return true;
+	if (inet_pton(AF_INET, last, &v4) != 1)
+		return false;
+	memset(addr, 0, sizeof(*addr));
+	addr->s6_addr[10] = addr->s6_addr[11] = 0xff;
+	memcpy(&addr->s6_addr[12], &v4, 4);
+	return true;
+}
+
+int
+limits_forwarded(struct lws *wsi)
+{
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
+	struct in6_addr addr;
+	Peer	   *peer;
+
+	if (conn == NULL || !conn->via_proxy || !last_forwarded(wsi, &addr) ||
+		(conn->forwarded && memcmp(&conn->client, &addr, sizeof(addr)) == 0))
+		return 0;
+	peer = peer_find(&addr, false);
+	if (pushd.cfg.max_connections_per_ip > 0 && peer &&
+		peer->count >= pushd.cfg.max_connections_per_ip)
+	{
+		limit_counters.refused_per_ip++;
+		log_refusal("--max-connections-per-ip reached (X-Forwarded-For)", &addr);
+		return 1;
+	}
+	if ((peer = peer_find(&addr, true)) == NULL)
+		return 1;
+	peer->count++;
+	peer_release(conn->peer);
+	conn->peer = peer;
+	conn->client = addr;
+	conn->forwarded = true;
+	return 0;
+}
+
+bool
+limits_client_address(struct lws *wsi, char *text, size_t size)
+{
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
+
+	if (conn == NULL || !conn->forwarded)
+		return false;
+	if (IN6_IS_ADDR_V4MAPPED(&conn->client))
+		return inet_ntop(AF_INET, &conn->client.s6_addr[12], text, size) != NULL;
+	return inet_ntop(AF_INET6, &conn->client, text, size) != NULL;
+}
+
+/* peer_allowed: an empty list lets everybody in; behind a trusted proxy, the client. */
 static bool
 peer_allowed(struct lws *wsi, const Acl *acl)
 {
 	struct sockaddr_storage ss;
 	socklen_t	sslen = sizeof(ss);
+	Conn	   *conn = lws_get_opaque_user_data(wsi);
 
-	return acl->n == 0 ||
-		(getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
-		 acl_match(acl, (struct sockaddr *) &ss));
+	if (acl->n == 0)
+		return true;
+	if (conn && conn->forwarded)
+	{
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = conn->client};
+
+		return acl_match(acl, (struct sockaddr *) &sin6);
+	}
+	return getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
+		acl_match(acl, (struct sockaddr *) &ss);
 }
 
 bool

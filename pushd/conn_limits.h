@@ -48,6 +48,17 @@ extern void limits_attach(struct lws *wsi);
 extern void limits_established(struct lws *wsi);
 extern void limits_detach(struct lws *wsi);
 
+/*
+ * limits_forwarded: for a connection from --trusted-proxies, the client is the last
+ * address of its X-Forwarded-For; from then on the per-address limit, the allow-lists and
+ * the logs see that address.  Nonzero when that address is over --max-connections-per-ip
+ * (answer 429).  Called for every request (LWS_CALLBACK_HTTP, HTTP_CONFIRM_UPGRADE).
+ */
+extern int	limits_forwarded(struct lws *wsi);
+
+/* limits_client_address: the forwarded client address as text; false when there is none. */
+extern bool limits_client_address(struct lws *wsi, char *text, size_t size);
+
 /* limits_open_connections: TCP connections open now (a gauge). */
 extern int	limits_open_connections(void);
 

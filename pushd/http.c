@@ -227,7 +227,8 @@ static int
 healthz(struct lws *wsi, Session *s)
 {
 	TextBuf		buf;
-	bool		up = pglink_ready() && pushd.cache.loaded;
+	/* A node that shuts down fails its checks at once: balancers send nobody new. */
+	bool		up = pglink_ready() && pushd.cache.loaded && !pushd.shutting_down;
 
 	if (!limits_healthz_allowed(wsi))
 		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",

@@ -69,6 +69,9 @@ tg_free(void *arg, void *ptr)
 /* The evaluator's hooks: plain malloc, and time zones from the system's zoneinfo. */
 static const TgHooks targeting_hooks = {tg_alloc, tg_free, zoneinfo_local_time, NULL};
 
+/* RFC 6585; lws 4.1 has no name for it. */
+#define HTTP_TOO_MANY_REQUESTS 429
+
 /*
  * Room for a request line carrying a context of CONTEXT_MAX bytes percent-encoded (three
  * bytes each) and the usual headers.
@@ -115,10 +118,17 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			tls_context_created(user);
 			return 0;
 		case LWS_CALLBACK_HTTP:
+			if (limits_forwarded(wsi))
+				return http_refuse(wsi, HTTP_TOO_MANY_REQUESTS, "too_many_connections",
+								   "too many connections from this address");
+			return http_callback(wsi, reason, user, in, len);
 		case LWS_CALLBACK_HTTP_WRITEABLE:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return http_callback(wsi, reason, user, in, len);
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+			if (limits_forwarded(wsi))
+				return http_refuse(wsi, HTTP_TOO_MANY_REQUESTS, "too_many_connections",
+								   "too many connections from this address");
 			/* WebSocket only: no h2c, whose streams would slip past the per-connection limits. */
 			if (in == NULL || strcasecmp(in, "websocket") != 0)
 			{

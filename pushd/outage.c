@@ -33,6 +33,8 @@ outage_refusal(void)
 {
 	static char why[128];
 
+	if (pushd.shutting_down)
+		return "this node is shutting down";
 	if (!pushd.cache.loaded)
 		return "this node has no snapshot yet: its database link is not up";
 	if (!past_grace())

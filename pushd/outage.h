@@ -7,7 +7,8 @@
  * (Try Again Later), spread evenly over --outage-close-spread so that a balancer's healthy
  * nodes are not hit by every client in one instant, and new WebSocket handshakes and
  * /v1/toggles are answered 503 with Retry-After.  A node that has never loaded a snapshot
- * answers 503 too: it has nothing it could serve without sending someone back in time.
+ * answers 503 too: it has nothing it could serve without sending someone back in time; so
+ * does a node that is shutting down (a balancer retries the request elsewhere).
  */
 #ifndef PUSHD_OUTAGE_H
 #define PUSHD_OUTAGE_H

@@ -20,6 +20,7 @@ packages=(
 	valgrind                 # leak check of toggles-pushd
 	util-linux               # runuser
 	curl                     # make run waits on /healthz
+	haproxy                  # the balancer tests and make chaos run deploy/haproxy.cfg
 	openssl                  # the TLS test makes a self-signed certificate
 	libssl-dev               # toggles-pushd reloads its certificate with OpenSSL
 	libio-socket-ssl-perl    # the TLS test's clients (Mojo, HTTP::Tiny)

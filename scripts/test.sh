@@ -15,6 +15,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d /tmp/pg_toggles-test.XXXXXX)
 cp -r "$top/tests" "$work/tests"
 cp "$top/META.json" "$top/pg_toggles.control" "$work/"
+# The balancer tests run deploy/haproxy.cfg as shipped.
+cp -r "$top/deploy" "$work/deploy"
 mkdir -p "$work/bin" && cp "$top/pushd/toggles-pushd" "$work/bin/"
 # The sanitized daemon, when built: the hostile-input tests run it (TOGGLES_PUSHD_ASAN).
 pushd_asan=

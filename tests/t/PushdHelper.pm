@@ -135,18 +135,22 @@ sub slurp
 #   tls_ca          the daemon serves TLS (args carry --tls-cert/--tls-key): URLs are
 #                   https:// and wss://, verified against this CA (or self-signed) file
 #   binary          the daemon to run instead of binary()
+#   port            the port (default: a free one), e.g. to restart a node where it was
+#   listen_host     the address to listen on and to reach it at (default 127.0.0.1), e.g. a
+#                   network lab host's, with wrapper => [NetLab::command('app1')]
 # Until client tokens exist every test daemon serves anonymous clients, and says so.
 sub start
 {
 	my ($class, $node, %opts) = @_;
 	my $bin = $opts{binary} // binary() // croak 'toggles-pushd not found';
-	my $port = free_port();
+	my $port = $opts{port} // free_port();
 	my $name = $opts{node} // "test-$port";
 	my $log_name = "pushd-$name-$port.log" =~ s/[^A-Za-z0-9._-]/_/gr;
 	my $log = "$PostgreSQL::Test::Utils::tmp_check/$log_name";
 	my $db = $opts{db} // $node->connstr('postgres');
+	my $host = $opts{listen_host} // '127.0.0.1';
 	my @cmd = (@{ $opts{wrapper} // [] }, $bin,
-		'--db', $db, '--listen', "127.0.0.1:$port", '--node', $name,
+		'--db', $db, '--listen', "$host:$port", '--node', $name,
 		($opts{require_token} ? () : ('--allow-anonymous')),
 		@{ $opts{args} // [] });
 
@@ -154,6 +158,7 @@ sub start
 	my $self = bless {
 		pid          => undef,
 		port         => $port,
+		host         => $host,
 		name         => $name,
 		log          => $log,
 		cmd          => \@cmd,
@@ -172,7 +177,7 @@ sub start
 			# free_port's port may be taken by another process before pushd binds it
 			# (tests running in parallel): try again with another one, a few times.
 			my $tries = $opts{bind_tries} // 0;
-			if ($self->log_contents =~ /could not listen/ && $tries < 5)
+			if ($self->log_contents =~ /could not listen/ && $tries < 5 && !defined $opts{port})
 			{
 				note("port $port was taken meanwhile: starting again on another");
 				@started = grep { $_ != $self } @started;
@@ -195,6 +200,7 @@ sub start
 }
 
 sub port { return $_[0]{port}; }
+sub host { return $_[0]{host}; }
 sub pid  { return $_[0]{pid}; }
 sub name { return $_[0]{name}; }
 sub log_file { return $_[0]{log}; }
@@ -204,14 +210,14 @@ sub url
 {
 	my ($self, $path) = @_;
 	my $scheme = $self->{tls_ca} ? 'https' : 'http';
-	return "$scheme://127.0.0.1:$self->{port}" . ($path // '/');
+	return "$scheme://$self->{host}:$self->{port}" . ($path // '/');
 }
 
 sub ws_url
 {
 	my ($self, $path) = @_;
 	my $scheme = $self->{tls_ca} ? 'wss' : 'ws';
-	return "$scheme://127.0.0.1:$self->{port}" . ($path // '/v1/stream');
+	return "$scheme://$self->{host}:$self->{port}" . ($path // '/v1/stream');
 }
 
 sub tls_ca { return $_[0]{tls_ca}; }
@@ -556,9 +562,10 @@ use strict;
 use warnings;
 use Time::HiRes qw(time);
 
-# connect($url, headers => {...}, protocols => [...], tls_ca => FILE): starts connecting and
-# returns at once; the messages arrive while the event loop runs (PushdHelper::wait_for).
-# A wss:// URL is verified against tls_ca.
+# connect($url, headers => {...}, protocols => [...], tls_ca => FILE, local_address => IP):
+# starts connecting and returns at once; the messages arrive while the event loop runs
+# (PushdHelper::wait_for).  A wss:// URL is verified against tls_ca; local_address is the
+# source address (127.0.0.2-9 to look like other hosts).
 sub connect
 {
 	my ($class, $url, %opts) = @_;
@@ -577,6 +584,7 @@ sub connect
 		request_timeout    => 30,
 		inactivity_timeout => 0);
 	$ua->ca($opts{tls_ca}) if $opts{tls_ca};
+	$ua->socket_options({ LocalAddr => $opts{local_address} }) if $opts{local_address};
 	$ua->websocket($url => $opts{headers} // {} => $opts{protocols} // [] => sub {
 		my ($ua, $tx) = @_;
 		if (!$tx->is_websocket)
