@@ -40,10 +40,10 @@
 #include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/relcache.h"
-#include "storage/proc.h"
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "compat.h"
 #include "name_rule.h"
 #include "pg_toggles.h"
 #include "targeting.h"
@@ -485,7 +485,7 @@ snapshot_generation(Snapshot snapshot)
 		return 0;
 	subxcnt = (uint32) snapshot->subxcnt;
 	if (seen->generation != 0 &&
-		seen->lxid == MyProc->lxid &&
+		seen->lxid == toggles_current_lxid() &&
 		seen->subid == GetCurrentSubTransactionId() &&
 		seen->curcid == snapshot->curcid &&
 		seen->xmin == snapshot->xmin &&
@@ -502,7 +502,7 @@ snapshot_generation(Snapshot snapshot)
 
 	copy_xids(&seen->xip, &seen->xip_size, snapshot->xip, snapshot->xcnt);
 	copy_xids(&seen->subxip, &seen->subxip_size, snapshot->subxip, subxcnt);
-	seen->lxid = MyProc->lxid;
+	seen->lxid = toggles_current_lxid();
 	seen->subid = GetCurrentSubTransactionId();
 	seen->curcid = snapshot->curcid;
 	seen->xmin = snapshot->xmin;
@@ -557,7 +557,7 @@ lookup_stored(const char *name, bool *is_active, CompiledEntry *result,
 	rel = table_open(relid, AccessShareLock);
 	desc = RelationGetDescr(rel);
 	name_att = features_column(desc, "name");
-	pkey = RelationGetPrimaryKeyIndex(rel);
+	pkey = toggles_primary_key_index(rel);
 	/* The index's collation orders the btree; texteq is what the row must satisfy. */
 	ScanKeyEntryInitialize(&key, 0, name_att, BTEqualStrategyNumber, InvalidOid,
 						   TupleDescAttr(desc, name_att - 1)->attcollation,
