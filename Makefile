@@ -1,7 +1,13 @@
 # pg_toggles — one top-level build: the extension with PGXS, the daemon with plain make.
 #
-#   make            build the extension (and, once pushd/ exists, toggles-pushd)
-#   make install    install both
+#   make                  build the extension (PGXS; needs only postgresql-server-dev-15)
+#   make install          install it into that PostgreSQL
+#   make installcheck     pg_regress, isolation specs and TAP tests of the installed
+#                         extension, as a user other than root (docs/development.md)
+#   make pushd            build toggles-pushd and its man page (libwebsockets, cJSON)
+#   make install-pushd    install both into /usr/local
+#   make deb              Debian packages into build/deb/ (docs/operations.md)
+#   make dist             the PGXN archive into build/dist/, checked as PGXN would
 #   make test       install missing packages, build, install, run every test suite
 #   make run        install missing packages, build, start a throwaway cluster to try it
 #   make deps       only install missing packages
@@ -44,6 +50,18 @@ PG_CFLAGS = $(WARNINGS) -Icommon
 # No LLVM bitcode: triggers gain nothing from JIT inlining, and it would need clang.
 override with_llvm = no
 
+# make installcheck: pg_regress in the order of tests/regress_schedule and the isolation
+# specs against the running server (PGHOST, PGPORT, ...: a superuser, and
+# max_prepared_transactions > 0 for validation.out, else validation_1.out is expected),
+# then the TAP tests, which start clusters of their own.  scripts/test.sh runs the same
+# suites on temporary instances for make test.
+REGRESS = $(shell sed -n 's/^test: *//p' tests/regress_schedule)
+REGRESS_OPTS = --inputdir=tests
+ISOLATION = $(patsubst tests/specs/%.spec,%,$(wildcard tests/specs/*.spec))
+ISOLATION_OPTS = --inputdir=tests
+TAP_TESTS = 1
+PROVE_TESTS = tests/t/*.pl
+
 all: sql/$(EXTENSION)--$(EXTVERSION).sql
 
 PGXS := $(shell $(PG_CONFIG) --pgxs)
@@ -67,11 +85,22 @@ CONSOLE_OBJ = pushd/console/assets.o
 PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
 	$(patsubst common/%.c,pushd/common_%.o,$(COMMON_SRCS)) $(CONSOLE_OBJ)
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
-	$(shell pkg-config --cflags libwebsockets libcjson)
+	$(shell pkg-config --cflags libwebsockets libcjson) -DPUSHD_VERSION='"$(EXTVERSION)"' \
+	$(PUSHD_EXTRA_CFLAGS)
 PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl)
+# A packager's compiler and linker flags (debian/rules: dpkg-buildflags) go in these two.
+PUSHD_EXTRA_CFLAGS =
+PUSHD_LDFLAGS =
 PUSHD_BINDIR = /usr/local/bin
+PUSHD_MANDIR = /usr/local/share/man
+# toggles-pushd(8), written by the binary from its settings table (pushd/manpage.c).
+PUSHD_MAN = pushd/toggles-pushd.8
 
-all: $(PUSHD)
+pushd: $(PUSHD) $(PUSHD_MAN)
+
+$(PUSHD_MAN): $(PUSHD)
+	$(PUSHD) --print-man > $@.tmp
+	mv $@.tmp $@
 
 pushd/%.o: pushd/%.c $(wildcard pushd/*.h) $(wildcard common/*.h)
 	$(CC) $(PUSHD_CFLAGS) -c -o $@ $<
@@ -80,7 +109,7 @@ pushd/common_%.o: common/%.c $(wildcard common/*.h)
 	$(CC) $(PUSHD_CFLAGS) -c -o $@ $<
 
 $(PUSHD): $(PUSHD_OBJS)
-	$(CC) -o $@ $^ $(PUSHD_LIBS)
+	$(CC) $(PUSHD_LDFLAGS) -o $@ $^ $(PUSHD_LIBS)
 
 $(CONSOLE_SRC): scripts/embed-assets.pl $(CONSOLE_FILES) $(CONSOLE_LIB)
 	perl scripts/embed-assets.pl $(foreach f,$(CONSOLE_FILES),/console/$(notdir $(f))=$(f)) \
@@ -104,10 +133,10 @@ pushd/asan/common_%.o: common/%.c $(wildcard common/*.h)
 $(PUSHD_ASAN): $(PUSHD_ASAN_OBJS)
 	$(CC) $(SANITIZE) -o $@ $^ $(PUSHD_LIBS)
 
-install: install-pushd
-install-pushd: $(PUSHD)
-	install -d $(DESTDIR)$(PUSHD_BINDIR)
+install-pushd: $(PUSHD) $(PUSHD_MAN)
+	install -d $(DESTDIR)$(PUSHD_BINDIR) $(DESTDIR)$(PUSHD_MANDIR)/man8
 	install -m 755 $(PUSHD) $(DESTDIR)$(PUSHD_BINDIR)/toggles-pushd
+	install -m 644 $(PUSHD_MAN) $(DESTDIR)$(PUSHD_MANDIR)/man8/toggles-pushd.8
 
 # C unit tests of the backend-free sources, under AddressSanitizer and UBSan.
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
@@ -168,21 +197,44 @@ deps:
 	scripts/deps.sh
 
 test: deps
-	$(MAKE) all unit-tests test-tools fuzz-replay $(PUSHD_ASAN)
-	$(MAKE) install
+	$(MAKE) all pushd unit-tests test-tools fuzz-replay $(PUSHD_ASAN)
+	$(MAKE) install install-pushd
 	scripts/test.sh
 
 run: deps
-	$(MAKE) all
-	$(MAKE) install
+	$(MAKE) all pushd
+	$(MAKE) install install-pushd
 	scripts/run.sh
 
-.PHONY: deps test run bench unit-tests test-tools install-pushd
+.PHONY: deps test run bench unit-tests test-tools pushd install-pushd
+
+# ---- installcheck, packages, PGXN (docs/development.md, "PGXS targets") ----------------
+# The TAP tests start their own clusters, which PostgreSQL refuses to run as root; they
+# use the daemon just built, when there is one (else the one on PATH, else they skip).
+installcheck: installcheck-not-as-root tests/tools/toggles_listen
+installcheck: export TOGGLES_TOOLS = $(CURDIR)/tests/tools
+installcheck: export TOGGLES_PUSHD = $(if $(wildcard $(PUSHD)),$(CURDIR)/$(PUSHD))
+
+installcheck-not-as-root:
+	@if [ "$$(id -u)" = 0 ] && [ -n "$(TAP_TESTS)" ]; then \
+		echo "make installcheck: the TAP tests start PostgreSQL, which refuses to run as root;"; \
+		echo "run it as another user (docs/development.md), or as root with TAP_TESTS= to run"; \
+		echo "only pg_regress and the isolation specs against the running server."; \
+		exit 1; fi
+
+deb:
+	scripts/deb.sh
+
+dist:
+	scripts/dist.sh
+
+EXTRA_CLEAN += $(PUSHD_MAN) build/
+.PHONY: installcheck-not-as-root deb dist
 
 bench:
 	scripts/deps.sh bench
-	$(MAKE) all
-	$(MAKE) install
+	$(MAKE) all pushd
+	$(MAKE) install install-pushd
 	bench/run.sh $(BENCH_ARGS)
 
 # ---- fuzzing (docs/development.md, "Fuzzing") ------------------------------------------

@@ -1001,6 +1001,7 @@ config_print_help(FILE *out)
 		  "Other options:\n"
 		  "  --config FILE               read settings from FILE (command line only)\n"
 		  "  --print-config              print an annotated example config file and exit\n"
+		  "  --print-man                 print the manual page (roff) and exit; alone\n"
 		  "  -h, --help                  print this help and exit\n"
 		  "  -V, --version               print the version and exit\n"
 		  "\n"
@@ -1008,6 +1009,30 @@ config_print_help(FILE *out)
 		  "PGSSLMODE, ...) and ~/.pgpass apply; a multi-host conninfo such as\n"
 		  "\"host=a,b target_session_attrs=read-write\" is passed to libpq as it is.\n",
 		  out);
+}
+
+/*
+ * config_describe_setting fills d with setting number i as --help shows it, for the other
+ * renderings of the table (the man page, pushd/manpage.c).  False past the last one.
+ */
+bool
+config_describe_setting(size_t i, SettingDescription *d)
+{
+	const Setting *s;
+
+	if (i >= NUM_SETTINGS)
+		return false;
+	s = &settings[i];
+	d->name = s->name;
+	d->help = s->help;
+	d->reloadable = s->reloadable;
+	format_arg(d->synopsis, sizeof(d->synopsis), s);
+	format_default(d->default_text, sizeof(d->default_text), s);
+	d->range[0] = '\0';
+	if (s->type == SETTING_INT)
+		snprintf(d->range, sizeof(d->range), "%d to %d%s%s", s->min, s->max,
+				 s->unit != NULL ? " " : "", s->unit != NULL ? s->unit : "");
+	return true;
 }
 
 void

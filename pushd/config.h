@@ -87,6 +87,19 @@ extern ConfigResult config_parse_args(PushdConfig *cfg, int argc, char **argv,
  */
 extern bool config_reload(PushdConfig *cfg, int argc, char **argv, char *err, size_t errlen);
 
+/* One setting as --help shows it; see config_describe_setting. */
+typedef struct SettingDescription
+{
+	const char *name;			/* "max-backlog" */
+	const char *help;			/* the one-line help */
+	bool		reloadable;		/* SIGHUP applies it */
+	char		synopsis[64];	/* "--max-backlog N", as in --help */
+	char		default_text[64];	/* "1024 messages", as in --help */
+	char		range[64];		/* "1 to 65536 messages" for numbers, else "" */
+} SettingDescription;
+
+extern bool config_describe_setting(size_t i, SettingDescription *d);
+
 extern void config_print_help(FILE *out);
 extern void config_print_example(FILE *out);	/* --print-config: annotated example file */
 extern void config_free(PushdConfig *cfg);

@@ -19,6 +19,7 @@
 #include "http.h"
 #include "conn_limits.h"
 #include "log.h"
+#include "manpage.h"
 #include "origin.h"
 #include "outage.h"
 #include "pglink.h"
@@ -363,6 +364,12 @@ main(int argc, char **argv)
 {
 	char		err[512];
 
+	/* The manual page, rendered from the settings table (pushd/manpage.c). */
+	if (argc == 2 && strcmp(argv[1], "--print-man") == 0)
+	{
+		manpage_print(stdout);
+		return 0;
+	}
 	pushd.argc = argc;
 	pushd.argv = argv;
 	switch (config_parse_args(&pushd.cfg, argc, argv, err, sizeof(err)))
