@@ -12,7 +12,9 @@ use PostgreSQL::Test::Utils;
 use JSON::PP;
 use Test::More;
 
-my $top = $ENV{TOGGLES_TOP} // '..';
+# The source tree: tests/ is the working directory under scripts/test.sh, the top one
+# under make installcheck, so it is found from where this file is.
+my $top = $ENV{TOGGLES_TOP} // "$FindBin::Bin/../..";
 my ($control_version) = slurp_file("$top/pg_toggles.control") =~ /^default_version = '([^']+)'/m;
 my $meta = JSON::PP->new->decode(slurp_file("$top/META.json"));
 is($meta->{version}, $control_version, 'META.json version equals the control file');

@@ -11,8 +11,11 @@ use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use JSON::PP;
 use Test::More;
+use FindBin;
 
-my $top = $ENV{TOGGLES_TOP} // '..';
+# The source tree: tests/ is the working directory under scripts/test.sh, the top one
+# under make installcheck, so it is found from where this file is.
+my $top = $ENV{TOGGLES_TOP} // "$FindBin::Bin/../..";
 # UTF-8 in and out: psql must get the vectors' bytes, not Perl's inner encoding of them.
 my $json = JSON::PP->new->utf8->canonical->allow_nonref;
 my $cases = $json->decode(slurp_file("$top/tests/vectors/targeting.json"));

@@ -7,13 +7,14 @@ use warnings;
 use IPC::Run;
 use JSON::PP;
 use Test::More;
+use FindBin;
 use PostgreSQL::Test::Utils;
 
 # start(NODE, DB): a running listener, returned once its LISTEN has taken effect.
 sub start
 {
 	my ($class, $node, $db) = @_;
-	my $tool = ($ENV{TOGGLES_TOOLS} // 'tools') . '/toggles_listen';
+	my $tool = ($ENV{TOGGLES_TOOLS} // "$FindBin::Bin/../tools") . '/toggles_listen';
 	my $self = bless { out => '', err => '', node => $node, db => $db }, $class;
 	$self->{timer} = IPC::Run::timeout($PostgreSQL::Test::Utils::timeout_default);
 	$self->{h} = IPC::Run::start([ $tool, $node->connstr($db) ],
