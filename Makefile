@@ -12,6 +12,7 @@
 #   make run        install missing packages, build, start a throwaway cluster to try it
 #   make deps       only install missing packages
 #   make bench      build, then run the benchmarks (bench/README.md); BENCH_ARGS=--quick
+#   make chaos      three nodes behind HAProxy under random faults (CHAOS_SEED, CHAOS_SECONDS)
 
 EXTENSION  = pg_toggles
 EXTVERSION = $(shell sed -n "s/^default_version = '\(.*\)'/\1/p" pg_toggles.control)
@@ -206,7 +207,17 @@ run: deps
 	$(MAKE) install install-pushd
 	scripts/run.sh
 
-.PHONY: deps test run bench unit-tests test-tools pushd install-pushd
+# make chaos: three nodes behind HAProxy, faults at random (tests/t/051_chaos.pl), for
+# CHAOS_SECONDS (default 480: with set-up and checks, under ten minutes); a new seed each
+# run unless CHAOS_SEED is given, printed so that a run can be replayed.
+CHAOS_SECONDS ?= 480
+chaos: deps
+	$(MAKE) all pushd test-tools
+	$(MAKE) install install-pushd
+	TOGGLES_SUITES=tap TOGGLES_TAP_TESTS=t/051_chaos.pl CHAOS_SECONDS=$(CHAOS_SECONDS) \
+		CHAOS_SEED=$${CHAOS_SEED:-$$(date +%s)} scripts/test.sh
+
+.PHONY: deps test run bench unit-tests test-tools pushd install-pushd chaos
 
 # ---- installcheck, packages, PGXN (docs/development.md, "PGXS targets") ----------------
 # The TAP tests start their own clusters, which PostgreSQL refuses to run as root; they

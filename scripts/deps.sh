@@ -27,7 +27,13 @@ packages=(
 	iproute2                 # the network lab (scripts/netlab.sh): ip netns, veth, bridge
 	nftables                 # the network lab: nft, for the link cuts of netlab_ctl
 	iputils-ping             # the network lab: netlab.sh up checks every host answers
+	chromium                 # the console's browser tests (tests/t/061), driven by playwright-core
 )
+
+# The JavaScript client's tests (tests/js, npm ci by scripts/test.sh): Node.js and npm,
+# Debian's only when the commands are missing (they may come from elsewhere).
+command -v node >/dev/null || packages+=(nodejs)
+command -v npm >/dev/null || packages+=(npm)
 
 # `make fuzz` (scripts/deps.sh fuzz): clang and its libFuzzer runtime, which Debian ships
 # apart from clang and only recommends.
@@ -35,13 +41,10 @@ if [[ ${1:-} == fuzz ]]; then
 	packages+=(clang libclang-rt-14-dev)
 fi
 
-# `make bench` (scripts/deps.sh bench): gnuplot for the plot, perf for profiling, Node.js
-# and npm for the peer — Debian's only when the commands are missing (they may come from
-# elsewhere, npm included).
+# `make bench` (scripts/deps.sh bench): gnuplot for the plot, perf for profiling (Node.js
+# and npm for the peer are in every run's list above).
 if [[ ${1:-} == bench ]]; then
 	packages+=(gnuplot-nox linux-perf)
-	command -v node >/dev/null || packages+=(nodejs)
-	command -v npm >/dev/null || packages+=(npm)
 fi
 
 missing=()

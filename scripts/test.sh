@@ -17,6 +17,8 @@ cp -r "$top/tests" "$work/tests"
 cp "$top/META.json" "$top/pg_toggles.control" "$work/"
 # The balancer tests run deploy/haproxy.cfg as shipped.
 cp -r "$top/deploy" "$work/deploy"
+# The JavaScript tests (tests/js, run by TAP 060 and 061) import the client from clients/js.
+cp -r "$top/clients" "$work/clients"
 mkdir -p "$work/bin" && cp "$top/pushd/toggles-pushd" "$work/bin/"
 # The sanitized daemon, when built: the hostile-input tests run it (TOGGLES_PUSHD_ASAN).
 pushd_asan=
@@ -114,12 +116,26 @@ run_isolation() {
 		$(cd "$work/tests/specs" && ls *.spec | sed 's/\.spec$//')
 }
 
+# js_deps: ws and playwright-core for the JavaScript tests, exactly as
+# tests/js/package-lock.json says, installed as this user (root) before the TAP tests run
+# as $PG_USER; a failure here is a failed suite, not a silent skip of those tests.
+js_deps() {
+	echo "== npm ci (tests/js)"
+	if ! command -v npm >/dev/null ||
+		! (cd "$work/tests/js" && npm ci --no-audit --no-fund --loglevel=error); then
+		echo "!! npm ci in tests/js failed: the JavaScript tests cannot run"
+		record js-deps 0 1
+	fi
+}
+
 run_tap() {
 	local log="$work/tap.log" tests failed
+	js_deps
 	echo "== TAP"
 	pg_owned_dir "$work/tap"
 	(cd "$work/tests" && as_pg env \
 		PATH="$PG_BINDIR:$PATH" \
+		TOGGLES_CONSOLE_SHOT="${TOGGLES_CONSOLE_SHOT:+$work/console.png}" \
 		PERL5LIB="$PG_TAP_PERL" \
 		TESTDIR="$work/tap" \
 		PG_REGRESS="$PG_REGRESS" \
@@ -128,6 +144,7 @@ run_tap() {
 		TOGGLES_PUSHD="$work/bin/toggles-pushd" \
 		TOGGLES_PUSHD_ASAN="$pushd_asan" \
 		TOGGLES_NETLAB_CTL="$netlab_ctl" \
+		CHAOS_SEED="${CHAOS_SEED:-}" CHAOS_SECONDS="${CHAOS_SECONDS:-}" \
 		prove --timer ${TOGGLES_TAP_TESTS:-t/*.pl}) > "$log" 2>&1 9>&-
 	cat "$log"
 	tests=$(sed -n 's/^Files=[0-9]*, Tests=\([0-9]*\),.*/\1/p' "$log")
@@ -136,6 +153,11 @@ run_tap() {
 	failed=$(sed -n 's/.*(Wstat: .* Tests: [0-9]* Failed: \([0-9]*\)).*/\1/p' "$log" |
 		awk '{ n += ($1 > 0 ? $1 : 1) } END { print n + 0 }')
 	record tap "$(( ${tests:-0} - failed > 0 ? ${tests:-0} - failed : 0 ))" "$failed"
+	# TOGGLES_CONSOLE_SHOT=FILE: the console screenshot of tests/t/061, for docs/console.png.
+	if [[ -n ${TOGGLES_CONSOLE_SHOT:-} ]]; then
+		cp "$work/console.png" "$TOGGLES_CONSOLE_SHOT" && echo "== console screenshot: $TOGGLES_CONSOLE_SHOT" ||
+			echo "!! no console screenshot (did t/061_console_browser.pl run?)"
+	fi
 }
 
 # The network lab (scripts/netlab.sh, docs/development.md): separate hosts as network
@@ -180,14 +202,20 @@ run_make_run() {
 	fi
 }
 
-run_unit
-run_fuzz
-run_make_run
-run_regress
-run_isolation
-lab_up
-run_tap
-lab_down
+# TOGGLES_SUITES: which suites run (default all); `make chaos` runs only tap.
+suites=" ${TOGGLES_SUITES:-unit fuzz run regress isolation tap} "
+wanted() { [[ $suites == *" $1 "* ]]; }
+
+wanted unit && run_unit
+wanted fuzz && run_fuzz
+wanted run && run_make_run
+wanted regress && run_regress
+wanted isolation && run_isolation
+if wanted tap; then
+	lab_up
+	run_tap
+	lab_down
+fi
 
 echo
 echo "Suites:"
