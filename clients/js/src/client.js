@@ -241,20 +241,25 @@ export class Client {
 			this.#fatal(new TogglesError('websocket', `the WebSocket could not be created: ${err?.message ?? err}`));
 			return;
 		}
-		const conn = { socket, opened: false, ready: false, readyAt: 0, context: key, pendingContext: null };
+		const conn = { socket, opened: false, ready: false, readyAt: 0, context: key, pendingContext: null, probe: null };
 		this.#conn = conn;
 		socket.onopen = () => { conn.opened = true; };
 		socket.onmessage = (ev) => { if (this.#conn === conn) this.#receive(conn, ev.data); };
 		socket.onerror = noop;	// the close event that follows says what happened
 		socket.onclose = (ev) => { if (this.#conn === conn) this.#lost(conn, ev.code, ev.reason); };
+		// One deadline for the attempt: the handshake, its first message, and the look at
+		// /v1/toggles when the handshake failed.
 		this.#connectTimer = setTimeout(() => {
 			if (this.#conn === conn)
 				this.#giveUp(conn, new TogglesError('timeout', `no first message within connectTimeout (${this.#timing.connectTimeout} ms)`));
+			else
+				conn.probe?.abort();
 		}, this.#timing.connectTimeout);
 	}
 
-	// #drop: leaves a socket behind without waiting for it: a dead peer may never answer a close.
-	#drop(conn) {
+	// #drop: leaves a socket behind without waiting for it: a dead peer may never answer a
+	// close.  keepDeadline: the attempt goes on without it (a look at /v1/toggles).
+	#drop(conn, keepDeadline = false) {
 		const s = conn.socket;
 		s.onopen = s.onmessage = s.onclose = noop;
 		s.onerror = noop;		// the ws package throws on an 'error' nobody listens to
@@ -266,7 +271,8 @@ export class Client {
 		} catch { /* already closed */ }
 		if (this.#conn === conn)
 			this.#conn = null;
-		clearTimeout(this.#connectTimer);
+		if (!keepDeadline)
+			clearTimeout(this.#connectTimer);
 		clearTimeout(this.#pingTimer);
 	}
 
@@ -280,13 +286,13 @@ export class Client {
 
 	// #lost: the socket closed (the server, the network, or a refused handshake).
 	#lost(conn, code, reason) {
-		this.#drop(conn);
+		this.#drop(conn, !conn.opened);
 		if (code === CLOSE_TOKEN) {
 			this.#fatal(new TogglesError('unauthorized', reason || 'token refused', { closeCode: code }));
 			return;
 		}
 		if (!conn.opened) {
-			this.#lookIntoRefusal();
+			this.#lookIntoRefusal(conn);
 			return;
 		}
 		const text = `closed ${code}${reason ? ` (${reason})` : ''}`;
@@ -297,11 +303,17 @@ export class Client {
 	}
 
 	// #lookIntoRefusal: a handshake failed; /v1/toggles says whether it was the token.
-	async #lookIntoRefusal() {
+	async #lookIntoRefusal(conn) {
 		const probe = withQuery(togglesUrl(this.#url), { context: contextParam(this.#context) });
-		const verdict = await probeRefusal(this.#fetch, probe, this.#token, this.#timing.connectTimeout);
+		conn.probe = new AbortController();
+		const verdict = await probeRefusal(this.#fetch, probe, this.#token, conn.probe.signal);
 		if (this.#closed || this.#conn || this.#retryTimer || this.#status === 'fatal')
 			return;		// setContext started another attempt meanwhile
+		clearTimeout(this.#connectTimer);
+		if (conn.probe.signal.aborted) {
+			this.#failed({ err: new TogglesError('timeout', `the handshake failed and /v1/toggles did not answer within connectTimeout (${this.#timing.connectTimeout} ms)`) });
+			return;
+		}
 		switch (verdict.kind) {
 			case 'refused':
 				this.#fatal(new TogglesError('unauthorized', verdict.message, { httpStatus: verdict.status }));

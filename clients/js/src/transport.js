@@ -79,17 +79,16 @@ function retryAfterMs(value) {
  *   {kind: 'serving'}                   200 or 304: a passing failure
  *   {kind: 'unreachable', message}      no answer: the network, or a cross-origin page
  *                                       the server sends no CORS headers to
+ * signal aborts it: the attempt's connectTimeout covers the handshake and this question.
  */
-export async function probeRefusal(fetchImpl, url, token, timeoutMs) {
+export async function probeRefusal(fetchImpl, url, token, signal) {
 	if (typeof fetchImpl !== 'function')
 		return { kind: 'unreachable', message: 'no fetch in this runtime to ask why the handshake failed' };
-	const abort = new AbortController();
-	const timer = setTimeout(() => abort.abort(), timeoutMs);
 	try {
 		const res = await fetchImpl(url, {
 			headers: token ? { Authorization: `Bearer ${token}` } : {},
 			cache: 'no-store',
-			signal: abort.signal,
+			signal,
 		});
 		const body = await res.text().catch(() => '');
 		let message = `HTTP ${res.status}`;
@@ -106,9 +105,7 @@ export async function probeRefusal(fetchImpl, url, token, timeoutMs) {
 			return { kind: 'serving', status: res.status };
 		return { kind: 'unreachable', status: res.status, message };
 	} catch (err) {
-		return { kind: 'unreachable', message: abort.signal.aborted ? 'no answer in time' : String(err?.message ?? err) };
-	} finally {
-		clearTimeout(timer);
+		return { kind: 'unreachable', message: signal?.aborted ? 'no answer in time' : String(err?.message ?? err) };
 	}
 }
 
