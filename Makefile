@@ -219,6 +219,16 @@ chaos: deps
 
 .PHONY: deps test run bench unit-tests test-tools pushd install-pushd chaos
 
+# make console-screenshot: docs/console.png again, as the browser test (tests/t/061)
+# takes it of a real pushd in Debian's Chromium.
+console-screenshot: deps
+	$(MAKE) all pushd
+	$(MAKE) install install-pushd
+	TOGGLES_SUITES=tap TOGGLES_TAP_TESTS=t/061_console_browser.pl \
+		TOGGLES_CONSOLE_SHOT=$(CURDIR)/docs/console.png scripts/test.sh
+
+.PHONY: console-screenshot
+
 # ---- installcheck, packages, PGXN (docs/development.md, "PGXS targets") ----------------
 # The TAP tests start their own clusters, which PostgreSQL refuses to run as root; they
 # use the daemon just built, when there is one (else the one on PATH, else they skip).
