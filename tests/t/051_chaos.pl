@@ -120,6 +120,7 @@ for my $step (@schedule)
 	last if time > $t_end - 10;
 	PushdHelper::pump($step->{pause});
 	my @snap_before = map { $_->snapshots } @f;
+	my @res_before = map { $_->resumes } @f;
 	my $t0 = time;
 	my $target = $faults{ $step->{kind} }->($step->{node}, $step->{hold});
 	my $fault_s = time - $t0;
@@ -127,11 +128,12 @@ for my $step (@schedule)
 	my $v = version_now();
 	my $t1 = time;
 	my $ok = PushdHelper::wait_for([], sub { !grep { ($_->last_version // -1) < $v } @f }, 60);
-	my $snapshots = 0;
+	my ($snapshots, $resumes) = (0, 0);
 	$snapshots += $f[$_]->snapshots - $snap_before[$_] for 0 .. $#f;
+	$resumes += $f[$_]->resumes - $res_before[$_] for 0 .. $#f;
 	push @report, {
 		kind => $step->{kind}, target => $target, fault_s => $fault_s,
-		converge_s => $ok ? time - $t1 : undef, snapshots => $snapshots };
+		converge_s => $ok ? time - $t1 : undef, snapshots => $snapshots, resumes => $resumes };
 }
 
 # --- the end: the writer stops, everybody converges, every stream is checked -------------
@@ -163,10 +165,12 @@ is_deeply([ Balancer::Follower::verify_all($db, \@f, $epoch) ], [],
 
 my ($resumes, $snapshots, $connections) = (0, 0, 0);
 for (@f) { $resumes += $_->resumes; $snapshots += $_->snapshots; $connections += $_->connections; }
-my @lines = sprintf('%-30s %-12s %8s %10s %10s', 'fault', 'target', 'lasted s', 'converge s', 'snapshots');
+my @lines = sprintf('%-30s %-12s %8s %10s %8s %9s', 'fault', 'target', 'lasted s', 'converge s',
+	'resumes', 'snapshots');
 push @lines, map {
-	sprintf('%-30s %-12s %8.1f %10s %10d', $_->{kind}, $_->{target}, $_->{fault_s},
-		defined $_->{converge_s} ? sprintf('%.2f', $_->{converge_s}) : 'never', $_->{snapshots})
+	sprintf('%-30s %-12s %8.1f %10s %8d %9d', $_->{kind}, $_->{target}, $_->{fault_s},
+		defined $_->{converge_s} ? sprintf('%.2f', $_->{converge_s}) : 'never', $_->{resumes},
+		$_->{snapshots})
 } @report;
 push @lines, sprintf('seed %d, %d s: %d faults, %d transactions committed, %d clients, %d connections '
 	  . '(%d resumes, %d snapshots of which %d first), backwards %d, missed %d',
