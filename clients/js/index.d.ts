@@ -115,7 +115,7 @@ export declare class Client {
 	readonly context: Context;
 	isEnabled(name: string, fallback?: boolean): boolean;
 	variant(name: string): string | null;
-	value<T = unknown>(name: string, fallback?: T): T | unknown;
+	value<T = unknown>(name: string, fallback?: T): T | undefined;
 	get(name: string): Toggle | undefined;
 	all(): Toggle[];
 	on(event: 'change', handler: (e: ChangeEvent) => void): () => void;

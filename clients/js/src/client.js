@@ -327,6 +327,11 @@ export class Client {
 					stale: true, minDelay: verdict.retryAfter,
 				});
 				return;
+			case 'serving':
+				// The server answers HTTP but refused the upgrade: a passing failure, or an
+				// Origin it does not allow (403 is not told apart from here).
+				this.#failed({ err: new TogglesError('network', 'the WebSocket handshake failed, though /v1/toggles answers (a passing failure, or this origin is not in --allowed-origins)', { httpStatus: verdict.status }) });
+				return;
 			default:
 				this.#failed({ err: new TogglesError('network', verdict.message ?? 'the handshake failed') });
 		}
@@ -364,8 +369,11 @@ export class Client {
 		else if (stale || this.#status === 'stale')
 			next = 'stale';
 		this.#setStatus(next, err);
+		if (this.#closed)
+			return;		// a status handler closed the client
 		this.#emitter.emit('retry', { attempt: this.#attempt, delay, code: err.code, reason: err.message });
-		this.#retryTimer = setTimeout(() => this.#connect(), delay);
+		if (!this.#closed)
+			this.#retryTimer = setTimeout(() => this.#connect(), delay);
 	}
 
 	#fatal(err) {
@@ -422,10 +430,10 @@ export class Client {
 				this.#pendingContext.resolve();
 				this.#pendingContext = null;
 			}
-			if (names.length)
+			if (names.length && !this.#closed)
 				this.#emitter.emit('change', { names, version: m.version, epoch: this.#store.epoch, type: m.type, ...(m.cause ? { cause: m.cause } : {}) });
 		}
-		if (conn.ready && this.#conn === conn)
+		if (conn.ready && this.#conn === conn && !this.#closed)
 			this.#heard(conn);
 	}
 

@@ -1,10 +1,12 @@
 // tokens.test.js — a server that requires tokens: the token in a header (Node) or in the
 // subprotocol (browsers) with its scope; revoked while connected (4003) and refused at the
 // handshake (401, told apart through /v1/toggles) both end in fatal with no further
-// attempt; a context the server refuses stops the client until setContext.
+// attempt; a context the server refuses stops the client until setContext; an Origin the
+// server does not allow is retried, with an error that says where to look.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
+import WebSocket from 'ws';
 import { FAST, MemoryStorage, client, closeAll } from '../harness/clients.js';
 import { createDatabase, psql } from '../harness/db.js';
 import { Pushd } from '../harness/pushd.js';
@@ -96,4 +98,27 @@ test('a context the server refuses at the handshake: error, no retry, until setC
 	assert.equal(c.status, 'ready');
 	assert.deepEqual(names(c), ['app.one', 'app.two']);
 	c.close();
+});
+
+test('an Origin not in --allowed-origins: not fatal, retried, and the error names the setting', async () => {
+	const strict = await Pushd.start({ db: DB, name: 'js_tokens_origins', args: ['--allowed-origins', 'https://app.example.com'] });
+	// A browser's page on another site: the ws package sends the Origin it is given.
+	class ElsewhereWebSocket extends WebSocket {
+		constructor(url, protocols, options = {}) {
+			super(url, protocols, { ...options, origin: 'https://elsewhere.example.com' });
+		}
+	}
+	try {
+		const c = client(strict.url, { token, WebSocket: ElsewhereWebSocket });
+		const log = record(c);
+		await waitFor(() => log.retries.length >= 2, 5000, 'two retries');
+		assert.equal(c.status, 'error');
+		assert.equal(c.error.code, 'network');
+		assert.match(c.error.message, /--allowed-origins/);
+		assert.equal(c.error.httpStatus, 200, '/v1/toggles answered');
+		assert.equal((await strict.metrics()).pushd_origins_refused_total >= 2, true);
+		c.close();
+	} finally {
+		await strict.stop();
+	}
 });

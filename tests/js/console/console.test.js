@@ -65,6 +65,11 @@ test('GET / is the console, with a strict CSP; it lists every toggle, live', asy
 	assert.match(await again.text(), /<title>pg_toggles console<\/title>/);
 	const ws = await page.request.get(`${pushd.httpUrl}/v1/stream`);
 	assert.equal(ws.status(), 426, '/v1/stream stays WebSocket only');
+	for (const path of ['/console/nope.js', '/console/lib/', '/console/lib/../../etc/passwd', '/consolex'])
+		assert.equal((await page.request.get(`${pushd.httpUrl}${path}`)).status(), 404, path);
+	const lib = await page.request.get(`${pushd.httpUrl}/console/lib/index.js`);
+	assert.equal(lib.headers()['content-type'], 'text/javascript; charset=utf-8');
+	assert.equal(lib.headers()['x-content-type-options'], 'nosniff');
 });
 
 test('an UPDATE in SQL shows within 2 s, highlighted, without a reload', async () => {
