@@ -91,6 +91,11 @@ sub relay
 	my @lines = split /\n/, $output;
 	for (my $i = 0; $i < @lines; $i++)
 	{
+		if ($lines[$i] =~ /^DIAG\t(.*)$/)
+		{
+			note("$file: $1");
+			next;
+		}
 		my ($status, $ms, $name, $reason) = $lines[$i] =~ /^RESULT\t(\w+)\t(\d+)\t([^\t]*)\t(.*)$/ or next;
 		my $what = "$file: $name";
 		if ($status eq 'skip')

@@ -37,7 +37,7 @@ test('an idle connection stays ready: pings every pingInterval are answered', as
 	c.close();
 });
 
-test('pushd hangs (SIGSTOP): stale within readTimeout, attempts time out, a resume after SIGCONT', async () => {
+test('pushd hangs (SIGSTOP): stale within readTimeout, attempts time out, a resume after SIGCONT', async (t) => {
 	const c = client(pushd.url);
 	await statusIs(c, 'ready', 5000);
 	const log = record(c);
@@ -45,8 +45,9 @@ test('pushd hangs (SIGSTOP): stale within readTimeout, attempts time out, a resu
 	pushd.pause();
 	await statusIs(c, 'stale', FAST.readTimeout + 1000);
 	const took = Date.now() - t0;
-	assert.ok(took <= FAST.readTimeout + 150, `stale ${took} ms after the hang (readTimeout ${FAST.readTimeout})`);
-	assert.ok(took >= FAST.readTimeout - FAST.pingInterval - 150, `not before the silence lasted (${took} ms)`);
+	t.diagnostic(`stale ${took} ms after pushd stopped (readTimeout ${FAST.readTimeout} ms, pingInterval ${FAST.pingInterval} ms)`);
+	assert.ok(took <= FAST.readTimeout + 300, `stale ${took} ms after the hang (readTimeout ${FAST.readTimeout})`);
+	assert.ok(took >= FAST.readTimeout - FAST.pingInterval - 300, `not before the silence lasted (${took} ms)`);
 	assert.equal(c.error.code, 'timeout');
 	assert.match(c.error.message, /readTimeout/);
 	assert.equal(c.isEnabled('l-1', 'fallback'), false, 'the last state is still served');

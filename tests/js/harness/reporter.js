@@ -1,6 +1,7 @@
 // reporter.js — a node --test reporter for tests/t/NodeTest.pm: one line per test,
 // "RESULT<TAB>pass|fail|skip<TAB>ms<TAB>name<TAB>reason", a failure's error below it as
-// "| " lines.  Nothing else: the Perl side turns each line into a TAP assertion.
+// "| " lines, and "DIAG<TAB>text" for a test's t.diagnostic().  The Perl side turns each
+// result into a TAP assertion and each diagnostic into a note.
 
 import { inspect } from 'node:util';
 
@@ -8,6 +9,11 @@ const clean = (text) => String(text ?? '').replace(/[\t\n]+/g, ' ');
 
 export default async function* reporter(source) {
 	for await (const { type, data } of source) {
+		// t.diagnostic(): measurements worth keeping in the TAP log.
+		if (type === 'test:diagnostic' && data.nesting > 0) {
+			yield `DIAG\t${clean(data.message)}\n`;
+			continue;
+		}
 		if (type !== 'test:pass' && type !== 'test:fail')
 			continue;
 		// Older runners wrap each file in a test named by its path: not a test of ours.
