@@ -5,13 +5,16 @@
 
 import { inspect } from 'node:util';
 
+const SUMMARY = /^(tests|suites|pass|fail|cancelled|skipped|todo|duration_ms) [\d.]+$/;
+
 const clean = (text) => String(text ?? '').replace(/[\t\n]+/g, ' ');
 
 export default async function* reporter(source) {
 	for await (const { type, data } of source) {
-		// t.diagnostic(): measurements worth keeping in the TAP log.
-		if (type === 'test:diagnostic' && data.nesting > 0) {
-			yield `DIAG\t${clean(data.message)}\n`;
+		// t.diagnostic(): measurements worth keeping in the TAP log (not the run's totals).
+		if (type === 'test:diagnostic') {
+			if (!SUMMARY.test(data.message))
+				yield `DIAG\t${clean(data.message)}\n`;
 			continue;
 		}
 		if (type !== 'test:pass' && type !== 'test:fail')
