@@ -49,9 +49,6 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 	return 0;
 }
 
-/* Seconds a 503 asks the client to wait: the node is down or not loaded yet. */
-#define HTTP_RETRY_AFTER "5"
-
 /* The most fragments of a query string looked at; the rest are ignored. */
 #define MAX_QUERY_ARGS 64
 
@@ -118,6 +115,7 @@ http_refuse(struct lws *wsi, int status, const char *error, const char *message)
 	unsigned char *end = out + sizeof(out) - 1;
 	size_t		len;
 	char	   *body = error_body(error, message, &len);
+	const char *retry_after = outage_retry_after();
 
 	if (body == NULL || len > 1024 ||
 		lws_add_http_common_headers(wsi, status, "application/json", len, &p, end) ||
@@ -128,8 +126,8 @@ http_refuse(struct lws *wsi, int status, const char *error, const char *message)
 									 (const unsigned char *) "Bearer realm=\"toggles\"", 22, &p, end)) ||
 		(status == HTTP_STATUS_SERVICE_UNAVAILABLE &&
 		 lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
-									 (const unsigned char *) HTTP_RETRY_AFTER,
-									 strlen(HTTP_RETRY_AFTER), &p, end)) ||
+									 (const unsigned char *) retry_after, strlen(retry_after),
+									 &p, end)) ||
 		lws_finalize_http_header(wsi, &p, end))
 	{
 		free(body);

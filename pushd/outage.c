@@ -50,6 +50,12 @@ is_open(const Client *c)
 	return c->close_code == 0 && !c->closing;
 }
 
+const char *
+outage_retry_after(void)
+{
+	return down_since_us != 0 && !pushd.shutting_down ? "5" : "1";
+}
+
 /*
  * close_step keeps an even pace: by a fraction f of --outage-close-spread, f of the clients
  * that were open when the grace ended are closed; at its end, all that are left.

@@ -21,6 +21,13 @@ extern void outage_link_changed(bool ready);
 /* outage_refusal: NULL while this node serves new clients, else why not, for a 503. */
 extern const char *outage_refusal(void);
 
+/*
+ * outage_retry_after: the Retry-After of a 503, in seconds: "1" while the node is starting
+ * (its first load takes milliseconds) or shutting down (another node can serve), "5" in an
+ * outage (nothing will change sooner).
+ */
+extern const char *outage_retry_after(void);
+
 extern void outage_stop(void);
 
 #endif

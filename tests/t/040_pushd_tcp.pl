@@ -113,6 +113,9 @@ sub refused
 	ok(PushdHelper::wait_for([], sub { $p->log_contents =~ $pattern }, 10),
 		"$what: the log says why") or diag($p->log_contents);
 	is($p->health->{http_status}, 503, "$what: /healthz 503");
+	my ($status, $headers) = $p->http_get('/v1/toggles');
+	is("$status $headers->{'retry-after'}", '503 1',
+		"$what: /v1/toggles 503, Retry-After 1 (no snapshot yet, and nothing to wait for)");
 	is($p->stop, 0, "$what: clean stop");
 }
 refused("host=db1.lab hostaddr=$db1->{ipv4} port=$port dbname=postgres sslmode=verify-full "

@@ -37,5 +37,6 @@ export function statusIs(client, status, timeoutMs) {
 }
 
 // How long a client may take to be ready after pushd came back: an attempt that met pushd
-// before its first load was answered 503 with Retry-After: 5, which the client honours.
+// before its first load was answered 503 with a Retry-After (1 s), which the client
+// honours, on top of its own backoff.
 export const RESTARTED_MS = 12000;
