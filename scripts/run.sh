@@ -106,6 +106,9 @@ pg_toggles is running, with three example toggles:
     PostgreSQL 15    127.0.0.1:$port, database "$db"     (log: .run/postgres.log)
     toggles-pushd    ws://127.0.0.1:$ws_port/v1/stream        (log: .run/pushd.log)
 
+Watch the toggles change live in a browser:
+    http://127.0.0.1:$ws_port/
+
 Watch the stream (a snapshot, then one message per committed transaction):
     npx wscat -c ws://127.0.0.1:$ws_port/v1/stream
     curl http://127.0.0.1:$ws_port/v1/toggles
