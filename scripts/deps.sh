@@ -27,6 +27,13 @@ packages=(
 	iproute2                 # the network lab (scripts/netlab.sh): ip netns, veth, bridge
 	nftables                 # the network lab: nft, for the link cuts of netlab_ctl
 	iputils-ping             # the network lab: netlab.sh up checks every host answers
+	git                      # make dist and make deb export the source with it
+	dpkg-dev                 # make deb: dpkg-buildpackage, dpkg-parsechangelog
+	debhelper                # make deb: dh, dh_installsystemd (debian/rules)
+	postgresql-server-dev-all # make deb: pg_buildext and dh's pgxs_loop add-on
+	lintian                  # the package test checks the packages
+	man-db                   # the package test: man --warnings on toggles-pushd(8)
+	debootstrap              # the package test's fresh Debian 12 root
 	chromium                 # the console's browser tests (tests/t/061), driven by playwright-core
 )
 

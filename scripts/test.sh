@@ -202,8 +202,20 @@ run_make_run() {
 	fi
 }
 
+# run_package: scripts/package-test.sh (as root): make dist, make deb, lintian, and in a
+# fresh Debian 12 root the packages installed, upgraded from the previous release,
+# started, removed and purged.  Adds about four minutes (docs/development.md).
+run_package() {
+	local log="$work/package.log" p f
+	echo "== package"
+	"$top/scripts/package-test.sh" "$work/package" > "$log" 2>&1
+	cat "$log"
+	read -r p f < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' "$log" | tail -n 1)
+	record package "${p:-0}" "${f:-1}"
+}
+
 # TOGGLES_SUITES: which suites run (default all); `make chaos` runs only tap.
-suites=" ${TOGGLES_SUITES:-unit fuzz run regress isolation tap} "
+suites=" ${TOGGLES_SUITES:-unit fuzz run regress isolation package tap} "
 wanted() { [[ $suites == *" $1 "* ]]; }
 
 wanted unit && run_unit
@@ -211,6 +223,7 @@ wanted fuzz && run_fuzz
 wanted run && run_make_run
 wanted regress && run_regress
 wanted isolation && run_isolation
+wanted package && run_package
 if wanted tap; then
 	lab_up
 	run_tap
