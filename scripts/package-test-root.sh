@@ -5,14 +5,18 @@
 # holds the previous release's extension package, installed, and in /pkgtest the new
 # packages.  As an operator would, it:
 #
-#   starts the packaged cluster and creates the extension at PREVIOUS, with toggles;
+#   starts the packaged cluster and creates the extension at PREVIOUS in two databases,
+#   with toggles, and runs PREVIOUS's daemon (/pkgtest/toggles-pushd-PREVIOUS, when there
+#   is one) on the first;
 #   installs both new packages (apt, no download), checks what they put where, their
 #   service (systemd-analyze verify and security) and their configuration file;
-#   configures the daemon (db in the conffile, the password in /etc/toggles-pushd/pgpass)
-#   and starts it as the service would (its user, environment, limits and command line,
-#   read from the installed unit), while the database is still at PREVIOUS: 503;
-#   runs ALTER EXTENSION pg_toggles UPDATE: the daemon comes up by itself and serves
-#   the toggles made before the update, to a client with a token, and a new flip;
+#   extension first: updates the first database, which the old daemon goes on serving;
+#   daemon first: configures the new daemon for the second database (db in the conffile,
+#   the password in /etc/toggles-pushd/pgpass) and starts it as the service would (its
+#   user, environment, limits and command line, read from the installed unit), while
+#   that database is still at PREVIOUS: 503; then ALTER EXTENSION pg_toggles UPDATE: the
+#   daemon comes up by itself and serves the toggles made before the update, to a client
+#   with a token, and a new flip;
 #   reloads and stops it; removes toggles-pushd (the conffile stays) and purges it
 #   (nothing stays), then the extension package.
 #
@@ -74,6 +78,7 @@ http_status() {
 
 finish() {
 	[[ -n $pushd_pid ]] && kill -KILL "$pushd_pid" 2>/dev/null
+	[[ -n ${prev_pid:-} ]] && kill -KILL "$prev_pid" 2>/dev/null
 	pg_ctlcluster "$pg" main stop -m fast >/dev/null 2>&1
 	echo "$passed passed, $failed failed"
 	exit
@@ -87,18 +92,45 @@ pushd_deb=/pkgtest/toggles-pushd_${version}_amd64.deb
 # ---- the previous release, in use --------------------------------------------------------
 check "the packaged cluster $pg/main starts" pg_ctlcluster "$pg" main start || exit
 password=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
+extversion() {
+	psql_as "$1" -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_toggles'"
+}
+# Two databases at PREVIOUS: "early" is updated before the daemon, "app" after it.
 setup_previous() {
-	psql_as postgres -c 'CREATE DATABASE app' &&
-		psql_as app <<SQL
+	local db
+	psql_as postgres -c "CREATE ROLE pushd_svc LOGIN PASSWORD '$password'" || return 1
+	for db in early app; do
+		psql_as postgres -c "CREATE DATABASE $db" &&
+			psql_as "$db" <<SQL || return 1
 CREATE EXTENSION pg_toggles;
 INSERT INTO toggles.features (name, is_active, description) VALUES
     ('dark-mode', true, 'made at $prev'), ('beta-banner', false, 'made at $prev');
 UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'beta-banner';
-CREATE ROLE pushd_svc LOGIN PASSWORD '$password' IN ROLE toggles_pushd;
+GRANT toggles_pushd TO pushd_svc;
 SQL
-	[[ $(psql_as app -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_toggles'") == "$prev" ]]
+		[[ $(extversion "$db") == "$prev" ]] || return 1
+	done
 }
-check "CREATE EXTENSION pg_toggles from the $prev package, two toggles, a flip" setup_previous || exit
+check "CREATE EXTENSION pg_toggles from the $prev package in two databases, two toggles, a flip" \
+	setup_previous || exit
+
+# The previous release's daemon on "early", over the Unix socket as postgres: a stand-in
+# for the one already running when the packages are upgraded.
+prev_pushd=/pkgtest/toggles-pushd-$prev
+prev_pid=
+start_previous_daemon() {
+	setpriv --reuid=postgres --regid=postgres --init-groups -- env -i HOME=/nonexistent \
+		"$prev_pushd" --db "host=/var/run/postgresql dbname=early user=postgres" \
+		--listen 127.0.0.1:8081 > /pkgtest/pushd-prev.log 2>&1 &
+	prev_pid=$!
+	wait_for 15 bash -c '[[ $(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:8081/healthz) == 200 ]]' ||
+		{ cat /pkgtest/pushd-prev.log; return 1; }
+}
+if [[ -x $prev_pushd ]]; then
+	check "the $prev daemon serves the $prev database" start_previous_daemon
+else
+	echo "    (no $prev daemon to run: the extension-first order is not checked)"
+fi
 
 # ---- the new packages ----------------------------------------------------------------------
 check "apt-get install of both $version packages over $prev (offline: nothing to download)" \
@@ -158,6 +190,21 @@ check "systemd-analyze security --offline=true: exposure ${exposure:-?}, at most
 	awk -v s="${exposure:-99}" 'BEGIN { exit !(s <= 2.0) }' || printf '%s\n' "$security" | sed 's/^/    /'
 check "man toggles-pushd finds the packaged page" man -w toggles-pushd
 
+# ---- extension first: the old daemon on an updated database ----------------------------
+extension_first() {
+	psql_as early -c 'ALTER EXTENSION pg_toggles UPDATE' && [[ $(extversion early) == "$version" ]] &&
+		psql_as early -c "UPDATE toggles.features SET is_active = false WHERE name = 'dark-mode'" &&
+		wait_for 10 bash -c 'curl -sf http://127.0.0.1:8081/v1/toggles |
+			grep -q "\"name\":\"dark-mode\",\"active\":false"' &&
+		[[ $(http_status http://127.0.0.1:8081/healthz) == 200 ]]
+}
+if [[ -n $prev_pid ]]; then
+	check "extension first: after ALTER EXTENSION UPDATE to $version the $prev daemon goes on serving, a flip reaches it" \
+		extension_first
+	kill -TERM "$prev_pid" && wait "$prev_pid"
+	prev_pid=
+fi
+
 # ---- the daemon, as the service runs it ------------------------------------------------------
 configure() {
 	sed -i "s|^#db = .*|db = \"host=127.0.0.1 port=5432 dbname=app user=pushd_svc\"|" "$conf" &&
@@ -193,18 +240,17 @@ refused_old() {
 	wait_for 15 grep -q 'setup query failed' /pkgtest/pushd.log &&
 		[[ $(http_status http://127.0.0.1:8080/healthz) == 503 ]]
 }
-check "before ALTER EXTENSION ... UPDATE: the $prev database fails its setup, /healthz says 503" \
+check "daemon first: against the $prev database its setup fails, /healthz says 503" \
 	refused_old
 
 update_extension() {
-	psql_as app -c 'ALTER EXTENSION pg_toggles UPDATE' &&
-		[[ $(psql_as app -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_toggles'") == "$version" ]]
+	psql_as app -c 'ALTER EXTENSION pg_toggles UPDATE' && [[ $(extversion app) == "$version" ]]
 }
 check "ALTER EXTENSION pg_toggles UPDATE: $prev -> $version" update_extension
 fresh_install() {
 	psql_as postgres -c 'CREATE DATABASE fresh' &&
 		psql_as fresh -c 'CREATE EXTENSION pg_toggles' &&
-		[[ $(psql_as fresh -c "SELECT extversion FROM pg_extension WHERE extname = 'pg_toggles'") == "$version" ]]
+		[[ $(extversion fresh) == "$version" ]]
 }
 check "CREATE EXTENSION in a new database installs $version" fresh_install
 

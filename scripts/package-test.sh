@@ -7,7 +7,8 @@
 #      overridden ones) and the man page (no roff warning, every option of --help)
 #   3. the previous release's extension package: the newest tag vX.Y.Z below the current
 #      version, with its own debian/ when it has one; a tag from before the packaging
-#      existed gets a plain package of what its make install installs
+#      existed gets a plain package of what its make install installs (and its daemon as
+#      its make built it)
 #   4. a fresh Debian 12 root (debootstrap --variant=minbase from the mirror apt uses
 #      here, never this machine's own dpkg), made once per run and removed at the end,
 #      with the previous extension package and what the new packages depend on;
@@ -150,6 +151,16 @@ fi
 step "the previous release's extension package ($prev_tag)" build_previous || finish
 prev_deb=$work/deb-prev/postgresql-${pgmajor}-pg-toggles_${prev_version}_amd64.deb
 
+# The previous release's daemon, for the other upgrade order (extension first): from its
+# package when it had one, else as its make built it.
+prev_pushd=
+if [[ -f $work/deb-prev/toggles-pushd_${prev_version}_amd64.deb ]]; then
+	dpkg-deb -x "$work/deb-prev/toggles-pushd_${prev_version}_amd64.deb" "$work/prev-pushd-pkg" &&
+		prev_pushd=$work/prev-pushd-pkg/usr/bin/toggles-pushd
+elif [[ -x $work/prev-tree/pushd/toggles-pushd ]]; then
+	prev_pushd=$work/prev-tree/pushd/toggles-pushd
+fi
+
 # ---- 4. a fresh Debian 12 root -----------------------------------------------------------
 # The suites and mirrors apt uses here (bookworm, -updates, -security).
 mapfile -t sources < <(apt-get indextargets --format '$(REPO_URI) $(RELEASE) $(COMPONENT)' \
@@ -210,6 +221,7 @@ make_root() {
 	chmod 755 "$root/usr/sbin/policy-rc.d"
 	mkdir -p "$root/pkgtest"
 	cp "$prev_deb" "$ext_deb" "$pushd_deb" "$top/scripts/package-test-root.sh" "$root/pkgtest/"
+	[[ -z $prev_pushd ]] || cp "$prev_pushd" "$root/pkgtest/toggles-pushd-$prev_version"
 	dpkg-deb -c "$pushd_deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' \
 		> "$root/pkgtest/toggles-pushd.files"
 	dpkg-deb -c "$ext_deb" | awk '$1 !~ /^d/ { sub(/^\./, "", $6); print $6 }' \
