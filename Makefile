@@ -273,6 +273,7 @@ FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/con
 FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c $(COMMON_SRCS)
 FUZZ_SRCS_message = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_query = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
+FUZZ_SRCS_ofrep = pushd/ofrep_body.c $(FUZZ_CONTEXT_SRCS)
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

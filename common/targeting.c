@@ -2231,6 +2231,18 @@ tg_reason_name(TgReason reason)
 	return "ERROR";
 }
 
+int
+tg_rule_count(const TgToggle *toggle)
+{
+	return toggle ? toggle->nrules : 0;
+}
+
+int
+tg_variant_count(const TgToggle *toggle)
+{
+	return toggle ? toggle->nvariants : 0;
+}
+
 bool
 tg_time_dependent(const TgToggle *toggle)
 {

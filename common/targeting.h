@@ -90,6 +90,10 @@ extern void tg_evaluate(const TgToggle *toggle, bool is_active, const TgContext 
 /* tg_result_equal: same active, reason, variant and value. */
 extern bool tg_result_equal(const TgResult *a, const TgResult *b);
 
+/* tg_rule_count, tg_variant_count: how many rules and variants (0 for NULL). */
+extern int	tg_rule_count(const TgToggle *toggle);
+extern int	tg_variant_count(const TgToggle *toggle);
+
 /* Whether the toggle has any window condition (its result can change with time alone). */
 extern bool tg_time_dependent(const TgToggle *toggle);
 

@@ -86,6 +86,19 @@ auth_token(struct lws *wsi, char *buf, size_t buflen)
 			return -1;
 		return copy_token(tok, len, buf, buflen);
 	}
+	/* OpenFeature's OFREP providers may send the key as X-API-Key instead. */
+	hlen = lws_hdr_custom_length(wsi, "x-api-key:", 10);
+	if (hlen > 0)
+	{
+		if (hlen >= (int) sizeof(hdr) ||
+			lws_hdr_custom_copy(wsi, hdr, sizeof(hdr), "x-api-key:", 10) < 0)
+			return -1;
+		tok = skip_ows(hdr);
+		len = strcspn(tok, " \t\r\n");
+		if (len == 0 || *skip_ows(tok + len) != '\0')
+			return -1;
+		return copy_token(tok, len, buf, buflen);
+	}
 	if ((tok = lws_get_urlarg_by_name(wsi, "token=", hdr, sizeof(hdr))) != NULL)
 		return *tok ? copy_token(tok, strlen(tok), buf, buflen) : -1;
 	hlen = lws_hdr_total_length(wsi, WSI_TOKEN_PROTOCOL);

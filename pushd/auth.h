@@ -1,7 +1,8 @@
 /*
  * auth.h — where a client's token comes from (docs/security.md): an
- * "Authorization: Bearer" header, a "token" query parameter, or, for browsers, which
- * cannot set headers on a WebSocket, a second offered subprotocol next to pg-toggles.v1.
+ * "Authorization: Bearer" header, an "X-API-Key" header (OFREP providers), a "token" query
+ * parameter, or, for browsers, which cannot set headers on a WebSocket, a second offered
+ * subprotocol next to pg-toggles.v1.
  */
 #ifndef PUSHD_AUTH_H
 #define PUSHD_AUTH_H

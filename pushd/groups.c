@@ -52,7 +52,7 @@ fnv1a32(const char *s)
 	return h;
 }
 
-static uint64_t
+uint64_t
 fnv1a64(const unsigned char *data, size_t len)
 {
 	uint64_t	h = 14695981039346656037ull;

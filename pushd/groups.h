@@ -86,4 +86,7 @@ extern void groups_time_changed(Toggle *const *toggles, int ntoggles, int64_t at
 
 extern int	groups_count(void);
 
+/* fnv1a64: FNV-1a of data, the hash of snapshot and OFREP ETags. */
+extern uint64_t fnv1a64(const unsigned char *data, size_t len);
+
 #endif

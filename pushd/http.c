@@ -14,6 +14,7 @@
 #include "conn_limits.h"
 #include "log.h"
 #include "metrics.h"
+#include "ofrep.h"
 #include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
@@ -124,6 +125,10 @@ http_refuse(struct lws *wsi, int status, const char *error, const char *message)
 		(status == HTTP_STATUS_UNAUTHORIZED &&
 		 lws_add_http_header_by_name(wsi, (const unsigned char *) "www-authenticate:",
 									 (const unsigned char *) "Bearer realm=\"toggles\"", 22, &p, end)) ||
+		/* OpenFeature providers pause until Retry-After; a second is what a slot takes. */
+		(status == 429 &&
+		 lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
+									 (const unsigned char *) "1", 1, &p, end)) ||
 		(status == HTTP_STATUS_SERVICE_UNAVAILABLE &&
 		 lws_add_http_header_by_name(wsi, (const unsigned char *) "retry-after:",
 									 (const unsigned char *) retry_after, strlen(retry_after),
@@ -264,12 +269,14 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	Session    *s = user;
 	const char *path = in;
 
-	(void) len;
 	if (s == NULL)
 		return 0;				/* lws closes a request it refused before binding us */
 	switch (reason)
 	{
 		case LWS_CALLBACK_HTTP:
+			/* OFREP is POSTed, and browsers on other origins ask first (OPTIONS). */
+			if (ofrep_path(path))
+				return ofrep_request(wsi, s, path);
 			if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 				return respond_text(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "text/plain",
 									"only GET is served\n");
@@ -306,9 +313,14 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 					return -1;
 				return lws_http_transaction_completed(wsi) ? -1 : 0;
 			}
+		case LWS_CALLBACK_HTTP_BODY:
+			return ofrep_body_chunk(wsi, s, in, len);
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+			return ofrep_body_done(wsi, s);
 		case LWS_CALLBACK_CLOSED_HTTP:
 			free(s->http.body);
 			s->http.body = NULL;
+			ofrep_closed(s);
 			break;
 		default:
 			break;

@@ -21,6 +21,7 @@ typedef struct Session
 {
 	Client		client;			/* first: the WebSocket code sees a Client */
 	HttpReply	http;
+	struct OfrepRequest *ofrep;	/* an OFREP request waiting for its body (ofrep.c) */
 } Session;
 
 /*

@@ -124,6 +124,8 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 								   "too many connections from this address");
 			return http_callback(wsi, reason, user, in, len);
 		case LWS_CALLBACK_HTTP_WRITEABLE:
+		case LWS_CALLBACK_HTTP_BODY:
+		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 		case LWS_CALLBACK_CLOSED_HTTP:
 			return http_callback(wsi, reason, user, in, len);
 		case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:

@@ -3,6 +3,7 @@
  */
 #include "conn_limits.h"
 #include "metrics.h"
+#include "ofrep.h"
 #include "tokens.h"
 
 Metrics		metrics;
@@ -116,4 +117,5 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 				   (unsigned long long) metrics.latency_count, metrics.latency_sum,
 				   (unsigned long long) metrics.latency_count);
 	limits_render_metrics(buf);
+	ofrep_render_metrics(buf);
 }

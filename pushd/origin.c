@@ -39,7 +39,6 @@ origin_allowed(struct lws *wsi)
 {
 	char		origin[MAX_ORIGIN_LEN + 1];
 	int			len;
-	const char *p;
 
 	if (origins == NULL || origins[0] == '\0')
 		return true;
@@ -48,6 +47,16 @@ origin_allowed(struct lws *wsi)
 		return true;
 	if (len > MAX_ORIGIN_LEN || lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) != len)
 		return false;
+	return origin_listed(origin, (size_t) len);
+}
+
+bool
+origin_listed(const char *origin, size_t len)
+{
+	const char *p;
+
+	if (origins == NULL || origins[0] == '\0')
+		return true;
 	for (p = origins;;)
 	{
 		const char *end = strchr(p, ',');

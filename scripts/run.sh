@@ -91,7 +91,12 @@ SQL
 	sleep 0.5
 	state=$(curl -sf "http://127.0.0.1:$ws_port/v1/toggles" || true)
 	echo "$state"
-	if [[ $out == *'"name":"dark-mode","active":true'* && $state == *'"name":"dark-mode","active":true'* ]]; then
+	# The tour's OpenFeature line (README, docs/openfeature.md).
+	ofrep=$(curl -sf -X POST "http://127.0.0.1:$ws_port/ofrep/v1/evaluate/flags/dark-mode" \
+		-d '{"context":{"targetingKey":"user-42"}}' || true)
+	echo "$ofrep"
+	if [[ $out == *'"name":"dark-mode","active":true'* && $state == *'"name":"dark-mode","active":true'* &&
+		$ofrep == '{"key":"dark-mode","value":true,'* ]]; then
 		echo "run check: the tour works"
 		exit 0
 	fi

@@ -19,6 +19,8 @@ cp "$top/META.json" "$top/pg_toggles.control" "$work/"
 cp -r "$top/deploy" "$work/deploy"
 # The JavaScript tests (tests/js, run by TAP 060 and 061) import the client from clients/js.
 cp -r "$top/clients" "$work/clients"
+# TAP 062 runs the examples of docs/openfeature.md as they are written there.
+cp -r "$top/docs" "$work/docs"
 mkdir -p "$work/bin" && cp "$top/pushd/toggles-pushd" "$work/bin/"
 # The sanitized daemon, when built: the hostile-input tests run it (TOGGLES_PUSHD_ASAN).
 pushd_asan=

@@ -20,6 +20,8 @@ export const env = {
 	// The lab host the cluster runs on, and the lab's helper: set only when there is a lab.
 	labHost: process.env.TOGGLES_JS_LAB_HOST || null,
 	netlabCtl: process.env.TOGGLES_NETLAB_CTL || null,
+	// The docs whose examples the tests run (scripts/test.sh copies docs/ beside tests/).
+	get docs() { return process.env.TOGGLES_DOCS || new URL('../../../docs', import.meta.url).pathname; },
 	get out() {
 		const dir = process.env.TOGGLES_JS_OUT || '/tmp/pg_toggles-js-out';
 		mkdirSync(dir, { recursive: true });
