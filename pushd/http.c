@@ -18,6 +18,7 @@
 #include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
+#include "sse.h"
 
 /* respond writes the headers now and leaves body (taken over) for HTTP_WRITEABLE. */
 static int
@@ -263,6 +264,19 @@ metrics_page(struct lws *wsi, Session *s)
 				   buf.data ? buf.len : 0);
 }
 
+/*
+ * http_version_known: the request line said HTTP/1.0 or HTTP/1.1.  lws takes any other
+ * version ("HTTP/9.9") for 1.0 and would answer it like one.
+ */
+static bool
+http_version_known(struct lws *wsi)
+{
+	char		version[16];
+
+	return lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP) > 0 &&
+		(strcmp(version, "HTTP/1.1") == 0 || strcmp(version, "HTTP/1.0") == 0);
+}
+
 int
 http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
@@ -274,6 +288,9 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 	switch (reason)
 	{
 		case LWS_CALLBACK_HTTP:
+			if (!http_version_known(wsi))
+				return respond_text(wsi, s, HTTP_STATUS_HTTP_VERSION_NOT_SUPPORTED, "text/plain",
+									"only HTTP/1.0 and HTTP/1.1 are served\n");
 			/* OFREP is POSTed, and browsers on other origins ask first (OPTIONS). */
 			if (ofrep_path(path))
 				return ofrep_request(wsi, s, path);
@@ -282,6 +299,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 									"only GET is served\n");
 			if (strcmp(path, "/v1/toggles") == 0)
 				return toggles(wsi, s);
+			if (strcmp(path, "/v1/events") == 0)
+				return sse_start(wsi, s);
 			if (strcmp(path, "/healthz") == 0)
 				return healthz(wsi, s);
 			if (strcmp(path, "/metrics") == 0)
@@ -299,6 +318,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 				unsigned char *out;
 				int			written;
 
+				if (s->client.sse)
+					return clients_sse_writeable(&s->client);
 				if (s->http.body == NULL)
 					break;
 				out = malloc(LWS_PRE + s->http.len);
@@ -321,6 +342,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 			free(s->http.body);
 			s->http.body = NULL;
 			ofrep_closed(s);
+			if (s->client.sse)
+				clients_sse_closed(&s->client);
 			break;
 		default:
 			break;
