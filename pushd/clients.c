@@ -29,6 +29,7 @@
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
+#include "sse.h"
 
 static Client *head;
 static int	nclients;
@@ -95,7 +96,8 @@ static void stop_waiting(Client *c);
 static bool
 has_output(const Client *c)
 {
-	return c->close_code || c->needs_snapshot || c->coalesce || c->queue_len > 0;
+	return c->close_code || c->needs_snapshot || c->coalesce || c->queue_len > 0 ||
+		c->heartbeat_due;
 }
 
 void
@@ -273,15 +275,14 @@ future_expired(lws_sorted_usec_list_t *sul)
 	clients_close(c, CLOSE_TRY_AGAIN, "version not reached yet");
 }
 
-/* start_stream decides the first message from the query (docs/protocol.md "Resume"). */
+/*
+ * start_stream decides the first message from since and epoch: the WebSocket's query, or
+ * an EventSource's Last-Event-ID (docs/protocol.md "Resume").
+ */
 static void
-start_stream(Client *c)
+start_stream(Client *c, const char *since, const char *want_epoch)
 {
-	char		buf[256];
-	const char *since = lws_get_urlarg_by_name(c->wsi, "since=", buf, sizeof(buf));
 	int64_t		v;
-	char		epoch[256];
-	const char *want_epoch;
 	EpochOrder	order;
 
 	if (!parse_since(since, &v))
@@ -289,7 +290,6 @@ start_stream(Client *c)
 		c->needs_snapshot = true;
 		return;
 	}
-	want_epoch = lws_get_urlarg_by_name(c->wsi, "epoch=", epoch, sizeof(epoch));
 	if (want_epoch == NULL || *want_epoch == '\0')
 		want_epoch = pushd.cache.epoch;
 	order = pushd.cache.loaded ? epoch_order(want_epoch, pushd.cache.epoch) : EPOCH_UNRELATED;
@@ -381,14 +381,15 @@ clients_confirm_upgrade(struct lws *wsi)
 	return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
 }
 
-static void
-client_open(Client *c, struct lws *wsi)
+void
+clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char *epoch)
 {
 	char		ua[256];
 	Group	   *g;
 
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
+	c->sse = sse;
 	c->id = next_id++;
 	c->sent_version = -1;
 	c->last_writable = now_us();
@@ -429,7 +430,7 @@ client_open(Client *c, struct lws *wsi)
 		return;
 	}
 	group_join(g, c);
-	start_stream(c);
+	start_stream(c, since, epoch);
 	registry_client_open(c);
 	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
 	if (pushd.cache.loaded && has_output(c))
@@ -472,7 +473,8 @@ clients_abort(Client *c, int code, const char *reason)
 static int
 write_msg(Client *c, Msg *msg)
 {
-	if (lws_write(c->wsi, msg->data, msg->len, LWS_WRITE_TEXT) < (int) msg->len)
+	if (c->sse ? !sse_write_msg(c, msg)
+		: lws_write(c->wsi, msg->data, msg->len, LWS_WRITE_TEXT) < (int) msg->len)
 		return -1;
 	metrics.messages_sent++;
 	metrics.bytes_sent += msg->len;
@@ -501,6 +503,8 @@ write_next(Client *c)
 
 	if (c->closing)
 		return 0;
+	if (c->close_code && c->sse)
+		return sse_end(c, c->close_code);
 	if (c->close_code)
 	{
 		lws_close_reason(c->wsi, c->close_code, (unsigned char *) c->close_reason,
@@ -533,6 +537,13 @@ write_next(Client *c)
 			msg_unref(msg);
 			msg = NULL;
 		}
+	}
+	/* Anything written is as good as a heartbeat; only a quiet stream gets the comment. */
+	c->heartbeat_due = c->heartbeat_due && msg == NULL;
+	if (c->heartbeat_due)
+	{
+		c->heartbeat_due = false;
+		return sse_write_heartbeat(c) ? 0 : -1;
 	}
 	if (msg == NULL)
 		return 0;
@@ -713,10 +724,17 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 	switch (reason)
 	{
 		case LWS_CALLBACK_ESTABLISHED:
-			if (pushd.shutting_down)
-				return -1;
-			client_open(c, wsi);
-			break;
+			{
+				char		since[256];
+				char		epoch[256];
+
+				if (pushd.shutting_down)
+					return -1;
+				clients_open(c, wsi, false,
+							 lws_get_urlarg_by_name(wsi, "since=", since, sizeof(since)),
+							 lws_get_urlarg_by_name(wsi, "epoch=", epoch, sizeof(epoch)));
+				break;
+			}
 		case LWS_CALLBACK_CLOSED:
 			client_closed(c);
 			break;
@@ -730,6 +748,19 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			break;
 	}
 	return 0;
+}
+
+int
+clients_sse_writeable(Client *c)
+{
+	c->last_writable = now_us();
+	return write_next(c);
+}
+
+void
+clients_sse_closed(Client *c)
+{
+	client_closed(c);
 }
 
 static lws_sorted_usec_list_t token_timer;

@@ -1,6 +1,6 @@
 /*
- * clients.h — WebSocket clients of the change stream: per-client queues of shared
- * messages, coalescing for laggards, resume, close codes.
+ * clients.h — clients of the change stream, over WebSocket or Server-Sent Events (sse.h):
+ * per-client queues of shared messages, coalescing for laggards, resume, close codes.
  */
 #ifndef PUSHD_CLIENTS_H
 #define PUSHD_CLIENTS_H
@@ -59,12 +59,26 @@ typedef struct Client
 	const char *close_reason;
 	bool		closing;		/* its close frame is out: it is written nothing more */
 
+	bool		sse;			/* a Server-Sent Events stream (sse.h), not a WebSocket */
+	bool		heartbeat_due;	/* SSE: the sweep asked for a comment line */
+
 	char	   *rx;				/* a client message being reassembled */
 	size_t		rx_len;
 	bool		rx_too_big;
 } Client;
 
 extern int	clients_count(void);
+
+/*
+ * clients_open starts the stream of a client whose connection is established: a
+ * WebSocket (sse false: since and epoch from the query) or an SSE stream (since and epoch
+ * from Last-Event-ID, NULL when there was none).  clients_sse_writeable and
+ * clients_sse_closed are the SSE stream's HTTP_WRITEABLE and CLOSED_HTTP.
+ */
+extern void clients_open(Client *c, struct lws *wsi, bool sse, const char *since,
+						 const char *epoch);
+extern int	clients_sse_writeable(Client *c);
+extern void clients_sse_closed(Client *c);
 extern Client *clients_first(void);
 
 /* clients_broadcast_group queues msg for every client of group (each takes a reference). */

@@ -43,6 +43,7 @@ typedef struct PushdConfig
 	int			db_timeout_s;		/* a query unanswered this long: link dead; reloadable */
 	int			db_probe_interval_s;	/* idle link probed after this long; reloadable */
 	int			outage_grace_s;		/* link down this long: clients are closed (1013); reloadable */
+	int			sse_heartbeat_s;	/* comment line on a quiet SSE stream; reloadable */
 	int			outage_close_spread_s;	/* ... evenly over this long; reloadable */
 	int			reconnect_min_ms;	/* first reconnect delay */
 	int			reconnect_max_ms;	/* cap of the exponential backoff */

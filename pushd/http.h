@@ -1,6 +1,7 @@
 /*
  * http.h — the plain HTTP endpoints on the stream's port: /v1/toggles, /healthz,
- * /metrics, the console (console.h) at / and /console, and 404 for everything else.
+ * /metrics, OFREP (ofrep.h), Server-Sent Events at /v1/events (sse.h), the console
+ * (console.h) at / and /console, and 404 for everything else.
  */
 #ifndef PUSHD_HTTP_H
 #define PUSHD_HTTP_H

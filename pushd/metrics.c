@@ -4,6 +4,7 @@
 #include "conn_limits.h"
 #include "metrics.h"
 #include "ofrep.h"
+#include "sse.h"
 #include "tokens.h"
 
 Metrics		metrics;
@@ -118,4 +119,5 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 				   (unsigned long long) metrics.latency_count);
 	limits_render_metrics(buf);
 	ofrep_render_metrics(buf);
+	sse_render_metrics(buf);
 }

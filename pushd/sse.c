@@ -1,0 +1,280 @@
+/*
+ * sse.c — the change stream over Server-Sent Events (see sse.h).
+ *
+ * A browser's EventSource gives up for good on any answer but a 200 of
+ * text/event-stream, and reconnects by itself after a 200 that ends.  So everything that
+ * passes (no tokens loaded yet, the database down, a node shutting down) is a 200 whose
+ * body says retry: and ends; only a token that is refused is a 401, which should stop it.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "auth.h"
+#include "conn_limits.h"
+#include "context.h"
+#include "groups.h"
+#include "log.h"
+#include "metrics.h"
+#include "origin.h"
+#include "outage.h"
+#include "pushd.h"
+#include "sse.h"
+
+#define ORIGIN_MAX 512
+
+typedef struct SseCounters
+{
+	uint64_t	streams;		/* streams started */
+	uint64_t	retries;		/* answered or ended with retry: */
+	uint64_t	heartbeats;		/* comment lines written */
+} SseCounters;
+
+static SseCounters counters;
+static lws_sorted_usec_list_t sweep_timer;
+static bool sweep_armed;
+
+/* add_header: one "name: value" header; true when it did not fit. */
+static bool
+add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+		   unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
+									   (const unsigned char *) value, (int) strlen(value),
+									   p, end) != 0;
+}
+
+/*
+ * stream_headers: what every answer of /v1/events carries.  A page on an allowed origin
+ * may read it (EventSource is CORS-checked); nothing may buffer it.
+ */
+static bool
+stream_headers(struct lws *wsi, lws_filepos_t len, unsigned char **p, unsigned char *end)
+{
+	char		origin[ORIGIN_MAX + 1];
+	int			olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
+
+	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream", len, p, end) ||
+		add_header(wsi, "cache-control:", "no-cache", p, end) ||
+		/* nginx buffers responses unless told not to; a stream must not wait in it. */
+		add_header(wsi, "x-accel-buffering:", "no", p, end))
+		return true;
+	if (olen > 0 && olen <= ORIGIN_MAX &&
+		lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) == olen &&
+		origin_listed(origin, (size_t) olen) &&
+		(add_header(wsi, "access-control-allow-origin:", origin, p, end) ||
+		 add_header(wsi, "vary:", "Origin", p, end)))
+		return true;
+	return false;
+}
+
+/*
+ * retry_later answers a 200 that tells the EventSource when to come back, and why (as a
+ * comment), then ends: the temporary refusals.
+ */
+static int
+retry_later(struct lws *wsi, const char *why)
+{
+	unsigned char out[LWS_PRE + 2048];
+	unsigned char *start = out + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = out + LWS_PRE + 1536;
+	char		body[400];
+	int			n;
+
+	counters.retries++;
+	n = snprintf(body, sizeof(body), "retry: %d000\n: %.300s\n\n", atoi(outage_retry_after()), why);
+	if (n < 0 || (size_t) n >= sizeof(body) ||
+		stream_headers(wsi, (lws_filepos_t) n, &p, end) ||
+		add_header(wsi, "connection:", "close", &p, end) ||
+		lws_finalize_http_header(wsi, &p, end))
+		return -1;
+	memcpy(p, body, n);
+	p += n;
+	lws_write(wsi, start, p - start, LWS_WRITE_HTTP_HEADERS);
+	return 1;
+}
+
+/* sweep asks every SSE client for a heartbeat: one timer, however many streams. */
+static void
+sweep(lws_sorted_usec_list_t *sul)
+{
+	Client	   *c;
+	int			n = 0;
+
+	(void) sul;
+	for (c = clients_first(); c != NULL; c = c->next)
+		if (c->sse && !c->close_code)
+		{
+			c->heartbeat_due = true;
+			lws_callback_on_writable(c->wsi);
+			n++;
+		}
+	sweep_armed = n > 0;
+	if (sweep_armed)
+		lws_sul_schedule(pushd.context, 0, &sweep_timer, sweep,
+						 (lws_usec_t) pushd.cfg.sse_heartbeat_s * LWS_US_PER_SEC);
+}
+
+/* last_event_id: EPOCH and VERSION of the Last-Event-ID header (a reconnecting EventSource). */
+static bool
+last_event_id(struct lws *wsi, char *epoch, size_t size, char *since, size_t since_size)
+{
+	char		id[300];
+	int			len = lws_hdr_custom_length(wsi, "last-event-id:", 14);
+	char	   *colon;
+
+	if (len <= 0 || len >= (int) sizeof(id) ||
+		lws_hdr_custom_copy(wsi, id, sizeof(id), "last-event-id:", 14) < 0 ||
+		(colon = strrchr(id, ':')) == NULL)
+		return false;
+	*colon = '\0';
+	if (strlen(id) >= size || strlen(colon + 1) >= since_size)
+		return false;
+	strcpy(epoch, id);
+	strcpy(since, colon + 1);
+	return true;
+}
+
+int
+sse_start(struct lws *wsi, Session *s)
+{
+	unsigned char out[LWS_PRE + 2048];
+	unsigned char *start = out + LWS_PRE;
+	unsigned char *p = start;
+	unsigned char *end = out + sizeof(out) - 1;
+	char		err[256];
+	char	   *text = NULL;
+	size_t		len = 0;
+	bool		ok;
+	const Token *token;
+	const char *outage;
+	char		epoch[256];
+	char		since[32];
+	TokenVerdict verdict = auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token);
+
+	if (pushd.shutting_down)
+		return retry_later(wsi, "this node is shutting down");
+	if (verdict == TOKEN_UNAVAILABLE)
+		return retry_later(wsi, token_verdict_text(verdict));
+	if (verdict != TOKEN_OK)
+	{
+		metrics.auth_refused++;
+		return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized", token_verdict_text(verdict));
+	}
+	if ((outage = outage_refusal()) != NULL)
+	{
+		metrics.outage_refused++;
+		return retry_later(wsi, outage);
+	}
+	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
+	{
+		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
+		ok = false;
+	}
+	else
+		ok = text == NULL || group_context_valid(text, len, err, sizeof(err));
+	free(text);
+	if (!ok)
+		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
+
+	/* Before the headers go out: lws lets go of the request's headers once they have. */
+	if (last_event_id(wsi, epoch, sizeof(epoch), since, sizeof(since)))
+		clients_open(&s->client, wsi, true, since, epoch);
+	else
+		clients_open(&s->client, wsi, true, NULL, NULL);
+	if (stream_headers(wsi, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+		lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	/* The headers are out: the handshake deadline and lws's own timeouts end here. */
+	limits_established(wsi);
+	lws_http_mark_sse(wsi);
+	counters.streams++;
+	/* A stream that breaks (a node killed) is resumed after 1 s, not the browser's 3 s. */
+	{
+		unsigned char retry[LWS_PRE + 16];
+
+		memcpy(retry + LWS_PRE, "retry: 1000\n\n", 13);
+		if (lws_write(wsi, retry + LWS_PRE, 13, LWS_WRITE_HTTP) < 13)
+			return -1;
+	}
+	if (!sweep_armed)
+	{
+		sweep_armed = true;
+		lws_sul_schedule(pushd.context, 0, &sweep_timer, sweep,
+						 (lws_usec_t) pushd.cfg.sse_heartbeat_s * LWS_US_PER_SEC);
+	}
+	return 0;
+}
+
+/* write_text writes len bytes (with LWS_PRE headroom before buf) as body of the stream. */
+static bool
+write_text(Client *c, unsigned char *buf, size_t len)
+{
+	return lws_write(c->wsi, buf, len, LWS_WRITE_HTTP) >= (int) len;
+}
+
+bool
+sse_write_msg(Client *c, const Msg *msg)
+{
+	/* Every message is one line of compact JSON: its newlines are escaped. */
+	bool		snapshot = msg->len > 17 && memcmp(msg->data, "{\"type\":\"snapshot\"", 18) == 0;
+	const char *epoch = pushd.cache.epoch ? pushd.cache.epoch : "";
+	size_t		head_max = strlen(epoch) + 64;
+	unsigned char *buf = malloc(LWS_PRE + head_max + msg->len + 2);
+	int			head;
+	bool		ok;
+
+	if (buf == NULL)
+		return false;
+	head = snprintf((char *) buf + LWS_PRE, head_max, "id: %s:%lld\nevent: %s\ndata: ",
+					epoch, (long long) msg->version, snapshot ? "snapshot" : "change");
+	memcpy(buf + LWS_PRE + head, msg->data, msg->len);
+	memcpy(buf + LWS_PRE + head + msg->len, "\n\n", 2);
+	ok = write_text(c, buf + LWS_PRE, head + msg->len + 2);
+	free(buf);
+	return ok;
+}
+
+bool
+sse_write_heartbeat(Client *c)
+{
+	unsigned char buf[LWS_PRE + 16];
+
+	counters.heartbeats++;
+	memcpy(buf + LWS_PRE, ": ping\n\n", 8);
+	return write_text(c, buf + LWS_PRE, 8);
+}
+
+int
+sse_end(Client *c, int code)
+{
+	unsigned char buf[LWS_PRE + 64];
+	int			n;
+
+	/* A token refused while streaming: no retry field; the reconnect meets the 401. */
+	if (code != CLOSE_TOKEN)
+	{
+		counters.retries++;
+		n = snprintf((char *) buf + LWS_PRE, 64, "retry: %d000\n\n", atoi(outage_retry_after()));
+		lws_write(c->wsi, buf + LWS_PRE, n, LWS_WRITE_HTTP);
+	}
+	return -1;
+}
+
+void
+sse_render_metrics(TextBuf *buf)
+{
+	textbuf_printf(buf,
+				   "# HELP pushd_sse_streams_total Server-Sent Events streams started (GET /v1/events).\n"
+				   "# TYPE pushd_sse_streams_total counter\n"
+				   "pushd_sse_streams_total %llu\n"
+				   "# HELP pushd_sse_retries_total SSE answers and streams ended with retry: (temporary conditions).\n"
+				   "# TYPE pushd_sse_retries_total counter\n"
+				   "pushd_sse_retries_total %llu\n"
+				   "# HELP pushd_sse_heartbeats_total SSE heartbeat comments written.\n"
+				   "# TYPE pushd_sse_heartbeats_total counter\n"
+				   "pushd_sse_heartbeats_total %llu\n",
+				   (unsigned long long) counters.streams, (unsigned long long) counters.retries,
+				   (unsigned long long) counters.heartbeats);
+}

@@ -1,0 +1,34 @@
+/*
+ * sse.h — the change stream as Server-Sent Events (GET /v1/events, docs/protocol.md): the
+ * WebSocket messages as "event: snapshot|change" with "id: EPOCH:VERSION", so that a
+ * browser's EventSource resumes through Last-Event-ID; one sweep timer for every
+ * stream's heartbeat (--sse-heartbeat), which keeps proxies and readers sure of it.  SSE clients are Clients (clients.h) like the WebSocket ones.
+ */
+#ifndef PUSHD_SSE_H
+#define PUSHD_SSE_H
+
+#include <libwebsockets.h>
+
+#include "clients.h"
+#include "http.h"
+#include "message.h"
+
+/* sse_start answers GET /v1/events: the stream, or why not (a 200 with retry: when temporary). */
+extern int	sse_start(struct lws *wsi, Session *s);
+
+/* sse_write_msg writes msg as one event; false when lws refused it. */
+extern bool sse_write_msg(Client *c, const Msg *msg);
+
+/* sse_write_heartbeat writes a comment line; false when lws refused it. */
+extern bool sse_write_heartbeat(Client *c);
+
+/*
+ * sse_end ends a stream that clients.c closes with code: a retry: field first when the
+ * condition is temporary (the EventSource reconnects by itself either way, except after
+ * a 401 or another status than 200).  Returns -1 (close the connection).
+ */
+extern int	sse_end(Client *c, int code);
+
+extern void sse_render_metrics(TextBuf *buf);
+
+#endif
