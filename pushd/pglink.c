@@ -4,7 +4,7 @@
  * libpq runs non-blocking; its socket joins the lws loop as an adopted raw descriptor.
  * lws closes what it adopts, so it gets a dup().  libpq may switch sockets while
  * connecting (several addresses of one host, SSL fallback), so the adoption follows
- * PQsocket().  Each adoption carries a generation number: the close of a superseded one
+ * PQsocket() and the socket's inode.  Each adoption carries a generation number: the close of a superseded one
  * is expected, the close of the current one means the link is gone.
  *
  * Hosts are tried one at a time (db_targets.h), each with its own deadline.  After every
@@ -22,6 +22,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "conn_limits.h"
@@ -81,6 +82,7 @@ static bool load_wanted;		/* the probe found that only a full load is exact */
 static bool refused;			/* the probe found an earlier timeline (sync_plan) */
 static struct lws *raw;
 static int	raw_sock = -1;
+static ino_t raw_ino;			/* the adopted socket's inode: the same number may be reused */
 static unsigned generation;
 static int	backoff_ms;
 static bool ever_ready;
@@ -274,13 +276,23 @@ static void
 watch_socket(bool want_write)
 {
 	int			sock = PQsocket(conn);
+	struct stat st;
 
 	if (sock < 0)
 	{
 		attempt_failed("libpq has no socket");
 		return;
 	}
-	if (sock != raw_sock || raw == NULL)
+	/*
+	 * libpq opens a new socket for the next address of a host, or to retry with(out) SSL,
+	 * and it may get the closed one's number: the inode tells them apart.
+	 */
+	if (fstat(sock, &st) != 0)
+	{
+		attempt_failed("fstat() of the libpq socket failed");
+		return;
+	}
+	if (sock != raw_sock || st.st_ino != raw_ino || raw == NULL)
 	{
 		lws_sock_file_fd_type fd;
 		int			copy;
@@ -303,6 +315,7 @@ watch_socket(bool want_write)
 		}
 		((RawSession *) lws_wsi_user(raw))->generation = ++generation;
 		raw_sock = sock;
+		raw_ino = st.st_ino;
 	}
 	/*
 	 * lws forgets a POLLOUT request made inside the WRITEABLE callback once it returns

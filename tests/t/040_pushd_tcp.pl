@@ -125,6 +125,35 @@ refused("host=wrong.lab hostaddr=$db1->{ipv4} port=$port dbname=postgres sslmode
 	  . "sslrootcert=$tls/ca.crt",
 	qr/does not match host name "wrong\.lab"/, 'TLS, another host name');
 
+# Sockets libpq replaces within one attempt, often under the closed one's number: pushd
+# follows the new one by its inode.  sslmode=allow turned away in plain text retries with
+# TLS (the server closes the first socket); sslmode=prefer that cannot use its client
+# certificate gives TLS up on a socket where the server, silent, waits for a handshake:
+# pushd used to wait on that one until --db-connect-timeout, every time.
+$node->safe_psql('postgres', 'CREATE DATABASE sslonly');
+$node->safe_psql('sslonly', q{CREATE EXTENSION pg_toggles; INSERT INTO toggles.features (name) VALUES ('ssl-a')});
+my $hba = $node->data_dir . '/pg_hba.conf';
+my $rules = PushdHelper::slurp($hba);
+open my $hfh, '>', $hba or die "$hba: $!";
+print $hfh "hostnossl sslonly all all reject\n", $rules;
+close $hfh;
+$node->reload;
+$pushd = PushdHelper->start($node, start_timeout => 30, args => [ '--db-connect-timeout', '5' ],
+	db => "host=$db1->{ipv4} port=$port dbname=sslonly sslmode=allow");
+like($pushd->log_contents, qr/connected to the database \(\Q$db1->{ipv4}\E:$port\/sslonly, TLS\)/,
+	'sslmode=allow turned away in plain text: pushd follows libpq\'s new socket and connects with TLS');
+is($pushd->stop, 0, '... clean stop');
+
+mkdir "$tls/locked";
+chmod 0, "$tls/locked";
+$pushd = PushdHelper->start($node, start_timeout => 30, args => [ '--db-connect-timeout', '3' ],
+	db => "host=$db1->{ipv4} port=$port dbname=postgres sslmode=prefer sslcert=$tls/locked/client.crt");
+like($pushd->log_contents, qr/connected to the database \(\Q$db1->{ipv4}\E:$port\/postgres\)/,
+	'sslmode=prefer that cannot do TLS: connected in plain text on libpq\'s second socket');
+unlike($pushd->log_contents, qr/not connected and logged in/, '... at the first attempt');
+is($pushd->stop, 0, '... clean stop');
+chmod 0700, "$tls/locked";
+
 # --- multi-host: the first host refuses, is read-only, is a black hole -----------------------
 # timed_start(conninfo, args): a daemon and the seconds it took to become healthy.
 sub timed_start
