@@ -115,6 +115,18 @@ for tag in $(git -C "$top" tag --list 'v[0-9]*.[0-9]*.[0-9]*' | sort -V); do
 	dpkg --compare-versions "${tag#v}" lt "$version" && prev_tag=$tag
 done
 prev_version=${prev_tag#v}
+# Tags do not travel with every clone (a CI that clones one branch): without one, the
+# previous release is the commit before the one that started this version.
+if [[ -z $prev_tag ]]; then
+	started=$(git -C "$top" log --first-parent --reverse --format=%H \
+		-S"default_version = '$version'" -- pg_toggles.control | head -n 1)
+	if [[ -n $started ]] && git -C "$top" rev-parse -q --verify "$started^" >/dev/null; then
+		prev_tag=$(git -C "$top" rev-parse --short "$started^")
+		prev_version=$(git -C "$top" show "$prev_tag:pg_toggles.control" |
+			sed -n "s/^default_version = '\(.*\)'/\1/p")
+		echo "no release tag below $version: upgrading from $prev_tag ($prev_version)"
+	fi
+fi
 
 # build_previous: the previous release's extension package into $work/deb-prev.
 build_previous() {
