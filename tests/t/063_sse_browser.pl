@@ -3,7 +3,9 @@
 # no browser downloaded) and reads the stream raw — snapshot, a flip, pushd SIGKILLed and
 # restarted (resumed through Last-Event-ID with a change), heartbeats from the sweep, 401
 # and 400, and the database cut through a relay (retry:, never closed for good).  With
-# TOGGLES_PUSHD_ASAN the daemon under test is the sanitized one.
+# TOGGLES_PUSHD_ASAN the daemon under test is the sanitized one.  Then, with the plain
+# daemon (its times are the ones quoted), 1000 idle SSE readers beside 1000 WebSocket
+# clients: heartbeats for all from the sweep, and each flip's fan-out to both kinds.
 use strict;
 use warnings;
 use FindBin;
@@ -28,15 +30,21 @@ $node->init;
 $node->start;
 
 my $out = "$PostgreSQL::Test::Utils::tmp_check/js";
-my $took = NodeTest::run({
+my %took = %{ NodeTest::run({
 		TOGGLES_PUSHD => ($asan || $pushd),
 		ASAN_OPTIONS => 'detect_leaks=1:abort_on_error=0:exitcode=99',
 		TOGGLES_JS_PG => $node->connstr,
 		TOGGLES_JS_OUT => $out,
 		TOGGLES_CHROMIUM => $chromium,
 	},
-	'sse/events.test.js');
-diag(join ', ', map { sprintf '%s %.1f s', $_, $took->{$_} } sort keys %$took);
+	'sse/events.test.js') };
+%took = (%took, %{ NodeTest::run({
+		TOGGLES_PUSHD => $pushd,
+		TOGGLES_JS_PG => $node->connstr,
+		TOGGLES_JS_OUT => $out,
+	},
+	'sse/fanout.test.js') });
+diag(join ', ', map { sprintf '%s %.1f s', $_, $took{$_} } sort keys %took);
 
 # Every daemon the file started (one, restarted once) left its log: no sanitizer report.
 my @reports = grep { PushdHelper::slurp($_) =~ /(AddressSanitizer|LeakSanitizer|runtime error:)/ }
