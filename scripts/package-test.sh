@@ -118,10 +118,10 @@ prev_version=${prev_tag#v}
 # Tags do not travel with every clone (a CI that clones one branch): without one, the
 # previous release is the commit before the one that started this version.
 if [[ -z $prev_tag ]]; then
-	started=$(git -C "$top" log --first-parent --reverse --format=%H \
+	first_at_version=$(git -C "$top" log --first-parent --reverse --format=%H \
 		-S"default_version = '$version'" -- pg_toggles.control | head -n 1)
-	if [[ -n $started ]] && git -C "$top" rev-parse -q --verify "$started^" >/dev/null; then
-		prev_tag=$(git -C "$top" rev-parse --short "$started^")
+	if [[ -n $first_at_version ]] && git -C "$top" rev-parse -q --verify "$first_at_version^" >/dev/null; then
+		prev_tag=$(git -C "$top" rev-parse --short "$first_at_version^")
 		prev_version=$(git -C "$top" show "$prev_tag:pg_toggles.control" |
 			sed -n "s/^default_version = '\(.*\)'/\1/p")
 		echo "no release tag below $version: upgrading from $prev_tag ($prev_version)"
