@@ -186,25 +186,8 @@ sub snapshots { return $_[0]{snapshots}; }
 sub resumes { return $_[0]{resumes}; }
 sub is_open { return $_[0]{clients}[-1]->is_open; }
 
-sub last_version
-{
-	my ($self) = @_;
-	for my $m (reverse $self->messages)
-	{
-		return $m->{version} if ($m->{type} // '') =~ /^(snapshot|change)$/;
-	}
-	return undef;
-}
-
-sub epoch
-{
-	my ($self) = @_;
-	for my $m (reverse $self->messages)
-	{
-		return $m->{epoch} if ($m->{type} // '') eq 'snapshot';
-	}
-	return '';
-}
+sub last_version { return PushdHelper::last_version_of($_[0]->messages); }
+sub epoch { return PushdHelper::epoch_of($_[0]->messages) // ''; }
 
 sub stop
 {

@@ -44,6 +44,26 @@ my @started;    # every daemon started, so that none outlives a test that died
 
 sub json { return $json; }
 
+# last_version_of(@messages): the version of the last snapshot or change, undef before any.
+sub last_version_of
+{
+	for my $m (reverse @_)
+	{
+		return $m->{version} if ($m->{type} // '') =~ /^(snapshot|change)$/;
+	}
+	return undef;
+}
+
+# epoch_of(@messages): the epoch of the last snapshot, undef before any.
+sub epoch_of
+{
+	for my $m (reverse @_)
+	{
+		return $m->{epoch} if ($m->{type} // '') eq 'snapshot';
+	}
+	return undef;
+}
+
 # binary: the daemon to test, from TOGGLES_PUSHD or PATH; undef when there is none.
 sub binary
 {
@@ -656,24 +676,12 @@ sub stream
 }
 
 # last_version: the version of the last snapshot or change, undef before any.
-sub last_version
-{
-	my ($self) = @_;
-	for my $m (reverse $self->messages)
-	{
-		return $m->{version} if ($m->{type} // '') =~ /^(snapshot|change)$/;
-	}
-	return undef;
-}
+sub last_version { return PushdHelper::last_version_of($_[0]->messages); }
 
 sub epoch
 {
 	my ($self) = @_;
-	for my $m (reverse $self->messages)
-	{
-		return $m->{epoch} if ($m->{type} // '') eq 'snapshot';
-	}
-	return undef;
+	return PushdHelper::epoch_of($self->messages);
 }
 
 # state: the toggles a client holds after applying its stream ({name => toggle}).
