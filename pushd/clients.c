@@ -381,11 +381,23 @@ clients_confirm_upgrade(struct lws *wsi)
 	return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
 }
 
-void
-clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char *epoch)
+/* client_attach makes c a member of g (taking over the reference) and starts its stream. */
+static void
+client_attach(Client *c, Group *g, const char *since, const char *epoch)
+{
+	group_join(g, c);
+	start_stream(c, since, epoch);
+	registry_client_open(c);
+	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
+	if (pushd.cache.loaded && has_output(c))
+		lws_callback_on_writable(c->wsi);
+}
+
+/* client_init: a new client of wsi, in the list, in no group yet. */
+static void
+client_init(Client *c, struct lws *wsi, bool sse)
 {
 	char		ua[256];
-	Group	   *g;
 
 	memset(c, 0, sizeof(*c));
 	c->wsi = wsi;
@@ -422,6 +434,14 @@ clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char
 		head->prev = c;
 	head = c;
 	nclients++;
+}
+
+void
+clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char *epoch)
+{
+	Group	   *g;
+
+	client_init(c, wsi, sse);
 
 	g = handshake_group(c, wsi);
 	if (g == NULL)
@@ -429,12 +449,16 @@ clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char
 		close_soon(c, CLOSE_BAD_CONTEXT, "invalid context or token");
 		return;
 	}
-	group_join(g, c);
-	start_stream(c, since, epoch);
-	registry_client_open(c);
-	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
-	if (pushd.cache.loaded && has_output(c))
-		lws_callback_on_writable(wsi);
+	client_attach(c, g, since, epoch);
+}
+
+void
+clients_open_notify(Client *c, struct lws *wsi, Group *g, int64_t token_id)
+{
+	client_init(c, wsi, true);
+	c->notify = true;
+	c->token_id = token_id;
+	client_attach(c, g, NULL, NULL);
 }
 
 static void

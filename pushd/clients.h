@@ -61,6 +61,7 @@ typedef struct Client
 
 	bool		sse;			/* a Server-Sent Events stream (sse.h), not a WebSocket */
 	bool		heartbeat_due;	/* SSE: the sweep asked for a comment line */
+	bool		notify;			/* SSE: OFREP notifications (refetchEvaluation), not messages */
 
 	char	   *rx;				/* a client message being reassembled */
 	size_t		rx_len;
@@ -78,6 +79,12 @@ extern int	clients_count(void);
 extern void clients_open(Client *c, struct lws *wsi, bool sse, const char *since,
 						 const char *epoch);
 extern int	clients_sse_writeable(Client *c);
+
+/*
+ * clients_open_notify starts an OFREP notification stream (sse.h) for group g (taking
+ * over the reference), admitted with token token_id (0: anonymous).
+ */
+extern void clients_open_notify(Client *c, struct lws *wsi, Group *g, int64_t token_id);
 extern void clients_sse_closed(Client *c);
 extern Client *clients_first(void);
 

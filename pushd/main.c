@@ -28,6 +28,7 @@
 #include "schedule.h"
 #include "sync.h"
 #include "zoneinfo.h"
+#include "tickets.h"
 #include "tls.h"
 
 Pushd		pushd;
@@ -355,6 +356,7 @@ teardown(void)
 	zoneinfo_free_default();
 	limits_stop();
 	origin_stop();
+	tickets_free_all();
 	tls_stop();
 	free(pushd.node);
 	config_free(&pushd.cfg);

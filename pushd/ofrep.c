@@ -21,9 +21,15 @@
 #include "origin.h"
 #include "outage.h"
 #include "pushd.h"
+#include "sse.h"
+#include "tickets.h"
 
 #define OFREP_PREFIX "/ofrep/"
 #define OFREP_FLAGS "/ofrep/v1/evaluate/flags"
+#define OFREP_EVENTS "/ofrep/v1/events"
+
+/* Providers close an idle stream after this long and reopen it when they evaluate again. */
+#define OFREP_INACTIVITY_S 120
 
 /* Longest Origin and If-None-Match looked at; longer ones are refused or never match. */
 #define ORIGIN_MAX 512
@@ -294,9 +300,12 @@ encode_flag(TextBuf *buf, const Toggle *t, const TgResult *r)
 	textbuf_puts(buf, "}}");
 }
 
-/* encode_bulk writes every toggle the group may see, and the state they come from. */
+/*
+ * encode_bulk writes every toggle the group may see, the state they come from, and, with
+ * a ticket, where to hear of changes (the URL stands for the caller's token and context).
+ */
 static void
-encode_bulk(TextBuf *buf, Group *g)
+encode_bulk(TextBuf *buf, Group *g, const char *ticket)
 {
 	const Cache *cache = &pushd.cache;
 	bool		first = true;
@@ -316,7 +325,12 @@ encode_bulk(TextBuf *buf, Group *g)
 	}
 	textbuf_puts(buf, "],\"metadata\":{\"epoch\":");
 	textbuf_json_string(buf, cache->epoch ? cache->epoch : "");
-	textbuf_printf(buf, ",\"version\":%lld}}\n", (long long) cache->version);
+	textbuf_printf(buf, ",\"version\":%lld}", (long long) cache->version);
+	if (ticket)
+		textbuf_printf(buf, ",\"eventStreams\":[{\"type\":\"sse\",\"endpoint\":{\"requestUri\":"
+					   "\"" OFREP_EVENTS "?ticket=%s\"},\"inactivityDelaySec\":%d}]",
+					   ticket, OFREP_INACTIVITY_S);
+	textbuf_puts(buf, "}\n");
 }
 
 /* etag_of: a quoted hash of what the answer says about the flags (not of the metadata). */
@@ -324,6 +338,29 @@ static void
 etag_of(char *etag, size_t size, const char *text, size_t len)
 {
 	snprintf(etag, size, "\"%016llx\"", (unsigned long long) fnv1a64((const unsigned char *) text, len));
+}
+
+/* bulk_etag: the ETag of a bulk answer's text (its flags, up to the metadata). */
+static void
+bulk_etag(char *etag, size_t size, const TextBuf *out)
+{
+	const char *flags_end = strstr(out->data, "],\"metadata\":");
+
+	etag_of(etag, size, out->data, flags_end ? (size_t) (flags_end - out->data) : out->len);
+}
+
+void
+ofrep_bulk_etag(Group *group, char *etag, size_t size)
+{
+	TextBuf		out;
+
+	textbuf_init(&out);
+	encode_bulk(&out, group, NULL);
+	if (out.data)
+		bulk_etag(etag, size, &out);
+	else
+		snprintf(etag, size, "\"\"");
+	textbuf_free(&out);
 }
 
 static void
@@ -348,7 +385,6 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 	const Scope *scope = NULL;
 	Group	   *group;
 	OfrepBodyVerdict verdict;
-	const char *flags_end;
 	int			rc;
 
 	if (req->has_token)
@@ -418,8 +454,11 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 	}
 	else
 	{
+		const Ticket *ticket = ticket_for(req->has_token, req->token_id, group->context,
+										  wall_clock_us());
+
 		counters.bulk++;
-		encode_bulk(&out, group);
+		encode_bulk(&out, group, ticket ? ticket->text : NULL);
 	}
 	group_release(group);
 	if (out.data == NULL)
@@ -427,8 +466,10 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 					"out of memory", false);
 
 	/* The ETag covers the flags only, so that a commit elsewhere still gets a 304. */
-	flags_end = req->key ? out.data + out.len : strstr(out.data, "],\"metadata\":");
-	etag_of(etag, sizeof(etag), out.data, flags_end ? (size_t) (flags_end - out.data) : out.len);
+	if (req->key)
+		etag_of(etag, sizeof(etag), out.data, out.len);
+	else
+		bulk_etag(etag, sizeof(etag), &out);
 	if (req->if_none_match[0] && strcmp(req->if_none_match, etag) == 0)
 	{
 		textbuf_free(&out);
@@ -436,6 +477,33 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 	}
 	rc = reply(wsi, s, HTTP_STATUS_OK, req->origin, etag, NULL, false, out.data, out.len);
 	return rc;
+}
+
+/*
+ * notifications answers GET /ofrep/v1/events?ticket=T, the eventStreams URL of a bulk
+ * answer: an EventSource sends no headers, so the ticket stands for the caller's token and
+ * context (tickets.h).
+ */
+static int
+notifications(struct lws *wsi, Session *s)
+{
+	char	   *text = NULL;
+	size_t		len = 0;
+	const Ticket *ticket = NULL;
+
+	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
+		return fail(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "", NULL, NULL,
+					"the event stream is read with GET", true);
+	if (http_query_arg(wsi, "ticket", TICKET_LEN, &text, &len) && text != NULL)
+		ticket = ticket_find(text, wall_clock_us());
+	free(text);
+	if (ticket == NULL)
+	{
+		metrics.auth_refused++;
+		return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
+						   "unknown or expired stream ticket: fetch /ofrep/v1/evaluate/flags again");
+	}
+	return sse_start_notify(wsi, s, ticket);
 }
 
 int
@@ -456,6 +524,8 @@ ofrep_request(struct lws *wsi, Session *s, const char *path)
 	if (!request_origin(wsi, origin))
 		return fail(wsi, s, HTTP_STATUS_FORBIDDEN, "", NULL, NULL,
 					"this Origin may not read OpenFeature answers (--allowed-origins)", true);
+	if (strcmp(path, OFREP_EVENTS) == 0)
+		return notifications(wsi, s);
 	if (strcmp(path, OFREP_FLAGS) == 0)
 		key = NULL;
 	else if (strncmp(path, OFREP_FLAGS "/", strlen(OFREP_FLAGS) + 1) == 0 &&

@@ -27,6 +27,10 @@ extern int	ofrep_body_chunk(struct lws *wsi, Session *s, const void *in, size_t 
 extern int	ofrep_body_done(struct lws *wsi, Session *s);
 extern void ofrep_closed(Session *s);
 
+/* ofrep_bulk_etag: the ETag a bulk answer for group would carry now (notifications). */
+struct Group;
+extern void ofrep_bulk_etag(struct Group *group, char *etag, size_t size);
+
 extern void ofrep_render_metrics(TextBuf *buf);
 
 #endif

@@ -20,6 +20,8 @@
 #include "outage.h"
 #include "pushd.h"
 #include "sse.h"
+#include "ofrep.h"
+#include "tickets.h"
 
 #define ORIGIN_MAX 512
 
@@ -136,13 +138,72 @@ last_event_id(struct lws *wsi, char *epoch, size_t size, char *since, size_t sin
 	return true;
 }
 
-int
-sse_start(struct lws *wsi, Session *s)
+/* begin_stream sends the headers of a stream whose client is open, and retry: 1000. */
+static int
+begin_stream(struct lws *wsi)
 {
 	unsigned char out[LWS_PRE + 2048];
 	unsigned char *start = out + LWS_PRE;
 	unsigned char *p = start;
 	unsigned char *end = out + sizeof(out) - 1;
+	unsigned char retry[LWS_PRE + 16];
+
+	if (stream_headers(wsi, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+		lws_finalize_write_http_header(wsi, start, &p, end))
+		return -1;
+	/* The headers are out: the handshake deadline and lws's own timeouts end here. */
+	limits_established(wsi);
+	lws_http_mark_sse(wsi);
+	counters.streams++;
+	/* A stream that breaks (a node killed) is resumed after 1 s, not the browser's 3 s. */
+	memcpy(retry + LWS_PRE, "retry: 1000\n\n", 13);
+	if (lws_write(wsi, retry + LWS_PRE, 13, LWS_WRITE_HTTP) < 13)
+		return -1;
+	if (!sweep_armed)
+	{
+		sweep_armed = true;
+		lws_sul_schedule(pushd.context, 0, &sweep_timer, sweep,
+						 (lws_usec_t) pushd.cfg.sse_heartbeat_s * LWS_US_PER_SEC);
+	}
+	return 0;
+}
+
+int
+sse_start_notify(struct lws *wsi, Session *s, const Ticket *ticket)
+{
+	const Token *token = NULL;
+	const char *outage;
+	char		err[256];
+	Group	   *group;
+
+	if (pushd.shutting_down)
+		return retry_later(wsi, "this node is shutting down");
+	if (ticket->has_token)
+	{
+		TokenVerdict verdict = tokens_check_id(ticket->token_id, wall_clock_us(), &token);
+
+		if (verdict != TOKEN_OK)
+		{
+			metrics.auth_refused++;
+			return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized", token_verdict_text(verdict));
+		}
+	}
+	if ((outage = outage_refusal()) != NULL)
+	{
+		metrics.outage_refused++;
+		return retry_later(wsi, outage);
+	}
+	group = group_acquire(ticket->context, strlen(ticket->context), token ? token->scope : NULL,
+						  err, sizeof(err));
+	if (group == NULL)
+		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
+	clients_open_notify(&s->client, wsi, group, ticket->has_token ? ticket->token_id : 0);
+	return begin_stream(wsi);
+}
+
+int
+sse_start(struct lws *wsi, Session *s)
+{
 	char		err[256];
 	char	   *text = NULL;
 	size_t		len = 0;
@@ -183,28 +244,7 @@ sse_start(struct lws *wsi, Session *s)
 		clients_open(&s->client, wsi, true, since, epoch);
 	else
 		clients_open(&s->client, wsi, true, NULL, NULL);
-	if (stream_headers(wsi, LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
-		lws_finalize_write_http_header(wsi, start, &p, end))
-		return -1;
-	/* The headers are out: the handshake deadline and lws's own timeouts end here. */
-	limits_established(wsi);
-	lws_http_mark_sse(wsi);
-	counters.streams++;
-	/* A stream that breaks (a node killed) is resumed after 1 s, not the browser's 3 s. */
-	{
-		unsigned char retry[LWS_PRE + 16];
-
-		memcpy(retry + LWS_PRE, "retry: 1000\n\n", 13);
-		if (lws_write(wsi, retry + LWS_PRE, 13, LWS_WRITE_HTTP) < 13)
-			return -1;
-	}
-	if (!sweep_armed)
-	{
-		sweep_armed = true;
-		lws_sul_schedule(pushd.context, 0, &sweep_timer, sweep,
-						 (lws_usec_t) pushd.cfg.sse_heartbeat_s * LWS_US_PER_SEC);
-	}
-	return 0;
+	return begin_stream(wsi);
 }
 
 /* write_text writes len bytes (with LWS_PRE headroom before buf) as body of the stream. */
@@ -212,6 +252,27 @@ static bool
 write_text(Client *c, unsigned char *buf, size_t len)
 {
 	return lws_write(c->wsi, buf, len, LWS_WRITE_HTTP) >= (int) len;
+}
+
+/*
+ * write_notification: OFREP's event stream carries no flags, only "refetch": the change
+ * was for this client's group, so something it evaluates did change.  The ETag is the one
+ * the bulk answer will have.
+ */
+static bool
+write_notification(Client *c)
+{
+	char		etag[64];
+	char		text[200];
+	unsigned char buf[LWS_PRE + 256];
+	int			n;
+
+	ofrep_bulk_etag(c->group, etag, sizeof(etag));
+	n = snprintf(text, sizeof(text),
+				 "event: message\ndata: {\"type\":\"refetchEvaluation\",\"etag\":\"\\\"%.*s\\\"\",\"lastModified\":%lld}\n\n",
+				 (int) strlen(etag) - 2, etag + 1, (long long) (wall_clock_us() / 1000000));
+	memcpy(buf + LWS_PRE, text, n);
+	return write_text(c, buf + LWS_PRE, n);
 }
 
 bool
@@ -227,6 +288,12 @@ sse_write_msg(Client *c, const Msg *msg)
 
 	if (buf == NULL)
 		return false;
+	if (c->notify)
+	{
+		free(buf);
+		/* The provider fetches everything when its stream opens: the snapshot is not news. */
+		return snapshot ? true : write_notification(c);
+	}
 	head = snprintf((char *) buf + LWS_PRE, head_max, "id: %s:%lld\nevent: %s\ndata: ",
 					epoch, (long long) msg->version, snapshot ? "snapshot" : "change");
 	memcpy(buf + LWS_PRE + head, msg->data, msg->len);

@@ -2,7 +2,9 @@
  * sse.h — the change stream as Server-Sent Events (GET /v1/events, docs/protocol.md): the
  * WebSocket messages as "event: snapshot|change" with "id: EPOCH:VERSION", so that a
  * browser's EventSource resumes through Last-Event-ID; one sweep timer for every
- * stream's heartbeat (--sse-heartbeat), which keeps proxies and readers sure of it.  SSE clients are Clients (clients.h) like the WebSocket ones.
+ * stream's heartbeat (--sse-heartbeat), which keeps proxies and readers sure of it.
+ * The same streams carry OFREP's notifications (GET /ofrep/v1/events, docs/openfeature.md).
+ * SSE clients are Clients (clients.h) like the WebSocket ones.
  */
 #ifndef PUSHD_SSE_H
 #define PUSHD_SSE_H
@@ -16,7 +18,17 @@
 /* sse_start answers GET /v1/events: the stream, or why not (a 200 with retry: when temporary). */
 extern int	sse_start(struct lws *wsi, Session *s);
 
-/* sse_write_msg writes msg as one event; false when lws refused it. */
+/*
+ * sse_start_notify answers GET /ofrep/v1/events?ticket=T: OFREP's notification stream
+ * (docs/openfeature.md) for the group of the ticket's scope and context.
+ */
+struct Ticket;
+extern int	sse_start_notify(struct lws *wsi, Session *s, const struct Ticket *ticket);
+
+/*
+ * sse_write_msg writes msg as one event (on a notify stream: a refetchEvaluation for a
+ * change, nothing for a snapshot); false when lws refused it.
+ */
 extern bool sse_write_msg(Client *c, const Msg *msg);
 
 /* sse_write_heartbeat writes a comment line; false when lws refused it. */

@@ -1,6 +1,7 @@
 # OFREP (docs/openfeature.md) against a real toggles-pushd and PostgreSQL: Node's test runner
 # runs tests/js/ofrep — OpenFeature's server SDK with its generic OFREP provider from npm,
-# unmodified, and the protocol's answers as raw HTTP — each test an assertion here.  The
+# unmodified, the protocol's answers as raw HTTP, and OpenFeature's web SDK with its OFREP
+# web provider in Debian's Chromium (event stream, polling off) — each test an assertion here.  The
 # raw-HTTP file runs the sanitized daemon when scripts/test.sh hands it over
 # (TOGGLES_PUSHD_ASAN), and fails on any report or leak.
 use strict;
@@ -38,6 +39,15 @@ my %took = (
 			: ()) },
 		'ofrep/http.test.js') },
 	%{ NodeTest::run(\%env, 'ofrep/provider.test.js') });
+my $chromium = $ENV{TOGGLES_CHROMIUM} // '/usr/bin/chromium';
+if (-x $chromium)
+{
+	%took = (%took, %{ NodeTest::run({ %env, TOGGLES_CHROMIUM => $chromium }, 'ofrep/web.test.js') });
+}
+else
+{
+	Test::More->builder->skip("ofrep/web.test.js: $chromium is not installed (scripts/deps.sh installs chromium)");
+}
 diag(join ', ', map { sprintf '%s %.1f s', $_, $took{$_} } sort keys %took);
 
 $node->stop;

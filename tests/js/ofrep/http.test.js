@@ -32,8 +32,9 @@ async function post(path, body, headers = {}) {
 	return { status: res.status, headers: res.headers, body: parsed };
 }
 
-// raw(text): what pushd answers to a request written byte for byte (status line and all).
-function raw(text) {
+// raw(text, ms): what pushd answers to a request written byte for byte (status line and
+// all), read until pushd closes or, for a stream, for ms milliseconds.
+function raw(text, ms = 5000) {
 	return new Promise((resolve, reject) => {
 		const sock = connect(pushd.port, '127.0.0.1');
 		let got = '';
@@ -41,6 +42,8 @@ function raw(text) {
 		sock.on('end', () => resolve(got));
 		sock.on('close', () => resolve(got));
 		sock.on('error', reject);
+		if (ms < 5000)
+			setTimeout(() => { sock.destroy(); resolve(got); }, ms + 300);
 		sock.setTimeout(5000, () => sock.destroy());
 		sock.write(text);
 	});
@@ -165,6 +168,27 @@ test('bulk: If-None-Match → 304 while nothing changed for the caller, 200 with
 	assert.equal(r.status, 200);
 	assert.notEqual(r.headers.get('etag'), etag);
 	assert.equal(r.body.flags[1].value, true);
+});
+
+test('bulk: eventStreams names a ticket URL (never the token); the stream it opens, and a bad ticket\'s 401', async () => {
+	const r = await post('', { context: { targetingKey: 'u1' } });
+	const [stream] = r.body.eventStreams;
+	assert.equal(stream.type, 'sse');
+	assert.equal(stream.inactivityDelaySec, 120);
+	assert.match(stream.endpoint.requestUri, /^\/ofrep\/v1\/events\?ticket=[A-Za-z0-9_-]{32}$/);
+	assert.ok(!stream.endpoint.requestUri.includes(token));
+	assert.equal((await post('', { context: { targetingKey: 'u1' } })).body.eventStreams[0].endpoint.requestUri,
+		stream.endpoint.requestUri, 'the same caller and context keep their URL');
+	assert.notEqual((await post('', { context: { targetingKey: 'u2' } })).body.eventStreams[0].endpoint.requestUri,
+		stream.endpoint.requestUri, 'another context, another ticket');
+	const text = await raw(`GET ${stream.endpoint.requestUri} HTTP/1.1\r\nHost: x\r\n\r\n`, 200);
+	assert.match(text, /^HTTP\/1\.1 200 /);
+	assert.match(text, /content-type: text\/event-stream/);
+	let res = await fetch(`${pushd.httpUrl}/ofrep/v1/events?ticket=${'A'.repeat(32)}`);
+	assert.equal(res.status, 401);
+	assert.match((await res.json()).message, /unknown or expired stream ticket/);
+	res = await fetch(`${pushd.httpUrl}/ofrep/v1/events`);
+	assert.equal(res.status, 401);
 });
 
 test('CORS: preflight for an allowed origin, 403 for another, and the answer exposes its ETag', async () => {
