@@ -45,7 +45,7 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 {
 	int			i;
 
-	gauge(buf, "pushd_clients", "Connected WebSocket clients.", clients);
+	gauge(buf, "pushd_clients", "Connected stream clients (WebSocket, SSE, OFREP event streams).", clients);
 	gauge(buf, "pushd_groups", "Client groups (distinct contexts), each evaluated once.", groups);
 	counter(buf, "pushd_evaluations_total", "Evaluations of a toggle for a group.",
 			metrics.evaluations);
