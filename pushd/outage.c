@@ -3,6 +3,7 @@
  */
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "clients.h"
 #include "log.h"
@@ -20,6 +21,7 @@ static lws_sorted_usec_list_t outage_timer;
 static int64_t closing_since_us;	/* 0: not closing clients */
 static int	closing_total;
 static int	closing_done;
+static double closing_phase;	/* [0, 1): where in the window this node's closes fall */
 
 static bool
 past_grace(void)
@@ -58,7 +60,9 @@ outage_retry_after(void)
 
 /*
  * close_step keeps an even pace: by a fraction f of --outage-close-spread, f of the clients
- * that were open when the grace ended are closed; at its end, all that are left.
+ * that were open when the grace ended are closed (give or take the random phase, so that
+ * a node with one client does not close it at the same instant as every other node); at
+ * its end, all that are left.
  */
 static void
 close_step(lws_sorted_usec_list_t *sul)
@@ -67,7 +71,7 @@ close_step(lws_sorted_usec_list_t *sul)
 	int64_t		spread = (int64_t) pushd.cfg.outage_close_spread_s * LWS_US_PER_SEC;
 	bool		last = elapsed >= spread;
 	int			due = last ? INT_MAX
-		: (int) (closing_total * elapsed / spread) - closing_done;
+		: (int) ((double) closing_total * elapsed / spread + closing_phase) - closing_done;
 	Client	   *c;
 
 	(void) sul;
@@ -95,6 +99,7 @@ grace_over(lws_sorted_usec_list_t *sul)
 	closing_since_us = now_us();
 	closing_total = 0;
 	closing_done = 0;
+	closing_phase = random() / ((double) RAND_MAX + 1);
 	for (c = clients_first(); c != NULL; c = c->next)
 		closing_total += is_open(c);
 	log_warn("database link down for %d s (--outage-grace): closing %d clients (1013) over %d s",
