@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "console.h"
+#include "http.h"
 
 /*
  * Scripts and styles come only from this server, never inline: an injected script (a
@@ -38,16 +39,6 @@ find_asset(const char *path)
 	return NULL;
 }
 
-/* add_header: one "name: value" header; true when it did not fit. */
-static bool
-add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		   unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
-									   (const unsigned char *) value, (int) strlen(value),
-									   p, end) != 0;
-}
-
 int
 console_serve(struct lws *wsi, Session *s, const char *path)
 {
@@ -63,11 +54,11 @@ console_serve(struct lws *wsi, Session *s, const char *path)
 
 	if (lws_add_http_common_headers(wsi, asset ? HTTP_STATUS_OK : HTTP_STATUS_NOT_FOUND,
 									asset ? asset->type : "text/plain", len, &p, end) ||
-		add_header(wsi, "content-security-policy:", CONSOLE_CSP, &p, end) ||
-		add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
-		add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
+		http_add_header(wsi, "content-security-policy:", CONSOLE_CSP, &p, end) ||
+		http_add_header(wsi, "x-content-type-options:", "nosniff", &p, end) ||
+		http_add_header(wsi, "referrer-policy:", "no-referrer", &p, end) ||
 		/* The files change only with the binary; revalidating costs little on a page this small. */
-		add_header(wsi, "cache-control:", "no-cache", &p, end) ||
+		http_add_header(wsi, "cache-control:", "no-cache", &p, end) ||
 		lws_finalize_write_http_header(wsi, start, &p, end))
 		return 1;
 	body = malloc(len);

@@ -20,6 +20,15 @@
 #include "pushd.h"
 #include "sse.h"
 
+bool
+http_add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+				unsigned char *end)
+{
+	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
+									   (const unsigned char *) value, (int) strlen(value),
+									   p, end) != 0;
+}
+
 /* respond writes the headers now and leaves body (taken over) for HTTP_WRITEABLE. */
 static int
 respond(struct lws *wsi, Session *s, int status, const char *type, const char *etag,

@@ -39,6 +39,10 @@ extern bool http_query_arg(struct lws *wsi, const char *name, size_t max, char *
  */
 extern int	http_refuse(struct lws *wsi, int status, const char *error, const char *message);
 
+/* http_add_header adds one "name: value" header at *p; true when it did not fit. */
+extern bool http_add_header(struct lws *wsi, const char *name, const char *value,
+							unsigned char **p, unsigned char *end);
+
 extern int	http_callback(struct lws *wsi, enum lws_callback_reasons reason,
 						  void *user, void *in, size_t len);
 

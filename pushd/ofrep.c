@@ -14,6 +14,7 @@
 #include "context.h"
 #include "encode.h"
 #include "groups.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "ofrep.h"
@@ -88,16 +89,6 @@ request_origin(struct lws *wsi, char *origin)
 	return true;
 }
 
-/* add_header: one "name: value" header; true when it did not fit. */
-static bool
-add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		   unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
-									   (const unsigned char *) value, (int) strlen(value),
-									   p, end) != 0;
-}
-
 /*
  * cors_headers: what lets a page on an allowed origin read the answer.  Tokens travel in
  * headers, never cookies, so credentials are not allowed; the Origin is echoed (with
@@ -108,9 +99,9 @@ cors_headers(struct lws *wsi, const char *origin, unsigned char **p, unsigned ch
 {
 	if (origin[0] == '\0')
 		return false;
-	return add_header(wsi, "access-control-allow-origin:", origin, p, end) ||
-		add_header(wsi, "vary:", "Origin", p, end) ||
-		add_header(wsi, "access-control-expose-headers:", "ETag, Retry-After", p, end);
+	return http_add_header(wsi, "access-control-allow-origin:", origin, p, end) ||
+		http_add_header(wsi, "vary:", "Origin", p, end) ||
+		http_add_header(wsi, "access-control-expose-headers:", "ETag, Retry-After", p, end);
 }
 
 /*
@@ -132,13 +123,13 @@ reply(struct lws *wsi, Session *s, int status, const char *origin, const char *e
 	if (status == HTTP_STATUS_NOT_MODIFIED)
 		counters.not_modified++;
 	if (lws_add_http_common_headers(wsi, status, "application/json", body ? len : 0, &p, end) ||
-		add_header(wsi, "cache-control:", "no-cache", &p, end) ||
+		http_add_header(wsi, "cache-control:", "no-cache", &p, end) ||
 		cors_headers(wsi, origin, &p, end) ||
-		(etag && add_header(wsi, "etag:", etag, &p, end)) ||
-		(retry_after && add_header(wsi, "retry-after:", retry_after, &p, end)) ||
+		(etag && http_add_header(wsi, "etag:", etag, &p, end)) ||
+		(retry_after && http_add_header(wsi, "retry-after:", retry_after, &p, end)) ||
 		(status == HTTP_STATUS_UNAUTHORIZED &&
-		 add_header(wsi, "www-authenticate:", "Bearer realm=\"toggles\"", &p, end)) ||
-		(close && add_header(wsi, "connection:", "close", &p, end)))
+		 http_add_header(wsi, "www-authenticate:", "Bearer realm=\"toggles\"", &p, end)) ||
+		(close && http_add_header(wsi, "connection:", "close", &p, end)))
 	{
 		free(body);
 		return -1;
@@ -226,13 +217,13 @@ preflight(struct lws *wsi, Session *s)
 		return fail(wsi, s, HTTP_STATUS_FORBIDDEN, "", NULL, NULL,
 					"this Origin may not read OpenFeature answers (--allowed-origins)", true);
 	if (lws_add_http_common_headers(wsi, HTTP_STATUS_NO_CONTENT, "text/plain", 0, &p, end) ||
-		add_header(wsi, "access-control-allow-origin:", origin, &p, end) ||
-		add_header(wsi, "vary:", "Origin", &p, end) ||
-		add_header(wsi, "access-control-allow-methods:", "POST, OPTIONS", &p, end) ||
-		add_header(wsi, "access-control-allow-headers:",
+		http_add_header(wsi, "access-control-allow-origin:", origin, &p, end) ||
+		http_add_header(wsi, "vary:", "Origin", &p, end) ||
+		http_add_header(wsi, "access-control-allow-methods:", "POST, OPTIONS", &p, end) ||
+		http_add_header(wsi, "access-control-allow-headers:",
 				   "Authorization, X-API-Key, Content-Type, If-None-Match", &p, end) ||
 		/* Browsers cap this (Chromium: 2 h); a list change reaches them within 10 min. */
-		add_header(wsi, "access-control-max-age:", "600", &p, end) ||
+		http_add_header(wsi, "access-control-max-age:", "600", &p, end) ||
 		lws_finalize_write_http_header(wsi, start, &p, end))
 		return -1;
 	return lws_http_transaction_completed(wsi) ? -1 : 0;

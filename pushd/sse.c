@@ -14,6 +14,7 @@
 #include "conn_limits.h"
 #include "context.h"
 #include "groups.h"
+#include "http.h"
 #include "log.h"
 #include "metrics.h"
 #include "origin.h"
@@ -36,16 +37,6 @@ static SseCounters counters;
 static lws_sorted_usec_list_t sweep_timer;
 static bool sweep_armed;
 
-/* add_header: one "name: value" header; true when it did not fit. */
-static bool
-add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
-		   unsigned char *end)
-{
-	return lws_add_http_header_by_name(wsi, (const unsigned char *) name,
-									   (const unsigned char *) value, (int) strlen(value),
-									   p, end) != 0;
-}
-
 /*
  * stream_headers: what every answer of /v1/events carries.  A page on an allowed origin
  * may read it (EventSource is CORS-checked); nothing may buffer it.
@@ -57,15 +48,15 @@ stream_headers(struct lws *wsi, lws_filepos_t len, unsigned char **p, unsigned c
 	int			olen = lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN);
 
 	if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "text/event-stream", len, p, end) ||
-		add_header(wsi, "cache-control:", "no-cache", p, end) ||
+		http_add_header(wsi, "cache-control:", "no-cache", p, end) ||
 		/* nginx buffers responses unless told not to; a stream must not wait in it. */
-		add_header(wsi, "x-accel-buffering:", "no", p, end))
+		http_add_header(wsi, "x-accel-buffering:", "no", p, end))
 		return true;
 	if (olen > 0 && olen <= ORIGIN_MAX &&
 		lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) == olen &&
 		origin_listed(origin, (size_t) olen) &&
-		(add_header(wsi, "access-control-allow-origin:", origin, p, end) ||
-		 add_header(wsi, "vary:", "Origin", p, end)))
+		(http_add_header(wsi, "access-control-allow-origin:", origin, p, end) ||
+		 http_add_header(wsi, "vary:", "Origin", p, end)))
 		return true;
 	return false;
 }
@@ -88,7 +79,7 @@ retry_later(struct lws *wsi, const char *why)
 	n = snprintf(body, sizeof(body), "retry: %d000\n: %.300s\n\n", atoi(outage_retry_after()), why);
 	if (n < 0 || (size_t) n >= sizeof(body) ||
 		stream_headers(wsi, (lws_filepos_t) n, &p, end) ||
-		add_header(wsi, "connection:", "close", &p, end) ||
+		http_add_header(wsi, "connection:", "close", &p, end) ||
 		lws_finalize_http_header(wsi, &p, end))
 		return -1;
 	memcpy(p, body, n);
