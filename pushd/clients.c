@@ -344,8 +344,6 @@ handshake_group(Client *c, struct lws *wsi)
 int
 clients_confirm_upgrade(struct lws *wsi)
 {
-	char	   *text = NULL;
-	size_t		len = 0;
 	char		err[256];
 	bool		ok;
 	const Token *token;
@@ -367,14 +365,7 @@ clients_confirm_upgrade(struct lws *wsi)
 						   verdict == TOKEN_UNAVAILABLE ? "unavailable" : "unauthorized",
 						   token_verdict_text(verdict));
 	}
-	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
-	{
-		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
-		ok = false;
-	}
-	else
-		ok = text == NULL || group_context_valid(text, len, err, sizeof(err));
-	free(text);
+	ok = http_context_valid(wsi, err, sizeof(err));
 	if (ok)
 		return 0;
 	log_info("upgrade refused: invalid context: %s", err);

@@ -49,7 +49,13 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 		free(body);
 		return 1;
 	}
-	if (len == 0)
+	return http_send_body(wsi, s, body, len);
+}
+
+int
+http_send_body(struct lws *wsi, Session *s, char *body, size_t len)
+{
+	if (body == NULL || len == 0)
 	{
 		free(body);
 		return lws_http_transaction_completed(wsi) ? -1 : 0;
@@ -58,6 +64,23 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 	s->http.len = len;
 	lws_callback_on_writable(wsi);
 	return 0;
+}
+
+bool
+http_context_valid(struct lws *wsi, char *err, size_t errlen)
+{
+	char	   *text = NULL;
+	size_t		len = 0;
+	bool		ok;
+
+	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
+	{
+		snprintf(err, errlen, "the context is larger than %d bytes", CONTEXT_MAX);
+		return false;
+	}
+	ok = text == NULL || group_context_valid(text, len, err, errlen);
+	free(text);
+	return ok;
 }
 
 /* The most fragments of a query string looked at; the rest are ignored. */

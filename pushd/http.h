@@ -39,6 +39,15 @@ extern bool http_query_arg(struct lws *wsi, const char *name, size_t max, char *
  */
 extern int	http_refuse(struct lws *wsi, int status, const char *error, const char *message);
 
+/*
+ * http_send_body leaves body (taken over; NULL or empty: none) for HTTP_WRITEABLE once the
+ * headers are out, or ends the exchange; the callback's return value.
+ */
+extern int	http_send_body(struct lws *wsi, Session *s, char *body, size_t len);
+
+/* http_context_valid: the request's context parameter is absent or acceptable (else err). */
+extern bool http_context_valid(struct lws *wsi, char *err, size_t errlen);
+
 /* http_add_header adds one "name: value" header at *p; true when it did not fit. */
 extern bool http_add_header(struct lws *wsi, const char *name, const char *value,
 							unsigned char **p, unsigned char *end);

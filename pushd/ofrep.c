@@ -159,15 +159,7 @@ reply(struct lws *wsi, Session *s, int status, const char *origin, const char *e
 		free(body);
 		return -1;
 	}
-	if (body == NULL || len == 0)
-	{
-		free(body);
-		return lws_http_transaction_completed(wsi) ? -1 : 0;
-	}
-	s->http.body = body;
-	s->http.len = len;
-	lws_callback_on_writable(wsi);
-	return 0;
+	return http_send_body(wsi, s, body, len);
 }
 
 /*

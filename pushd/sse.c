@@ -196,8 +196,6 @@ int
 sse_start(struct lws *wsi, Session *s)
 {
 	char		err[256];
-	char	   *text = NULL;
-	size_t		len = 0;
 	bool		ok;
 	const Token *token;
 	const char *outage;
@@ -219,14 +217,7 @@ sse_start(struct lws *wsi, Session *s)
 		metrics.outage_refused++;
 		return retry_later(wsi, outage);
 	}
-	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
-	{
-		snprintf(err, sizeof(err), "the context is larger than %d bytes", CONTEXT_MAX);
-		ok = false;
-	}
-	else
-		ok = text == NULL || group_context_valid(text, len, err, sizeof(err));
-	free(text);
+	ok = http_context_valid(wsi, err, sizeof(err));
 	if (!ok)
 		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
 
