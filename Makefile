@@ -153,7 +153,7 @@ tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extensi
 tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h pushd/acl.c pushd/acl.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c pushd/acl.c -lcmocka
 
-TEST_CACHE_SRCS = pushd/cache.c pushd/encode.c pushd/message.c pushd/context.c $(COMMON_SRCS)
+TEST_CACHE_SRCS = pushd/cache.c pushd/toggle.c pushd/encode.c pushd/message.c pushd/context.c $(COMMON_SRCS)
 tests/unit/test_cache: tests/unit/test_cache.c $(TEST_CACHE_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon $(shell pkg-config --cflags libwebsockets) -o $@ \
 		tests/unit/test_cache.c $(TEST_CACHE_SRCS) -lcmocka
@@ -270,7 +270,7 @@ FUZZ_SRCS_context = $(COMMON_SRCS) pushd/zoneinfo.c
 FUZZ_SRCS_zoneinfo = pushd/zoneinfo.c $(COMMON_SRCS)
 FUZZ_SRCS_config = pushd/config.c pushd/acl.c
 FUZZ_SRCS_auth = pushd/auth.c pushd/scope.c pushd/tokens.c pushd/log.c pushd/config.c pushd/acl.c
-FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c $(COMMON_SRCS)
+FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c pushd/toggle.c $(COMMON_SRCS)
 FUZZ_SRCS_message = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_query = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_ofrep = pushd/ofrep_body.c $(FUZZ_CONTEXT_SRCS)

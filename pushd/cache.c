@@ -9,34 +9,6 @@
 
 #include "cache.h"
 
-static char *
-dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
-void
-toggle_free(Toggle *t)
-{
-	free(t->name);
-	free(t->description);
-	free(t->updated_at);
-	free(t->rules);
-	free(t->variants);
-	free(t->broken);
-	t->name = t->description = t->updated_at = t->rules = t->variants = t->broken = NULL;
-}
-
-void
-deltas_free(ToggleDelta *deltas, int ndeltas)
-{
-	int			i;
-
-	for (i = 0; i < ndeltas; i++)
-		toggle_free(&deltas[i].state);
-	free(deltas);
-}
-
 static void
 entry_free(Cache *cache, Toggle *t)
 {
@@ -240,11 +212,7 @@ static void
 fill(Cache *cache, Toggle *dst, const Toggle *src, int slot)
 {
 	memset(dst, 0, sizeof(*dst));
-	dst->name = strdup(src->name);
-	dst->active = src->active;
-	dst->version = src->version;
-	dst->description = dup_or_null(src->description);
-	dst->updated_at = dup_or_null(src->updated_at);
+	toggle_copy_cached(dst, src);
 	dst->slot = slot;
 	compile(cache, dst, src);
 	cache->ntimed += dst->timed;

@@ -11,31 +11,7 @@
 
 #include "message.h"
 #include "targeting.h"
-
-typedef struct Toggle
-{
-	char	   *name;
-	bool		active;			/* is_active: the kill switch */
-	int64_t		version;
-	char	   *description;
-	char	   *updated_at;
-	char	   *rules;			/* JSON text as read (deltas only; NULL = []) */
-	char	   *variants;		/* JSON text as read (deltas only; NULL = {}) */
-
-	/* Cached toggles only. */
-	int			slot;			/* stable index of its result in every group */
-	TgToggle   *compiled;		/* NULL: no rules and no variants, or broken */
-	char	   *broken;			/* why tg_compile refused it (evaluates as ERROR, off) */
-	bool		timed;			/* has window conditions: its result changes with time */
-	uint64_t	signature;		/* tg_time_signature when its results were last evaluated */
-} Toggle;
-
-/* What one transaction did to one toggle: its new state, or its removal. */
-typedef struct ToggleDelta
-{
-	bool		removed;
-	Toggle		state;			/* state.name is always set */
-} ToggleDelta;
+#include "toggle.h"
 
 /* The window keeps only which names each transaction wrote. */
 typedef struct WindowEntry
@@ -99,8 +75,5 @@ extern void cache_apply(Cache *cache, int64_t version, const ToggleDelta *deltas
  * client needs a snapshot).  The caller frees the array.
  */
 extern const char **cache_touched_since(const Cache *cache, int64_t since, int *nnames);
-
-extern void toggle_free(Toggle *toggle);
-extern void deltas_free(ToggleDelta *deltas, int ndeltas);
 
 #endif

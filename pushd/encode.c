@@ -149,10 +149,39 @@ textbuf_json_string(TextBuf *buf, const char *s)
 	textbuf_append(buf, "\"", 1);
 }
 
+/* encode_field writes one field's value as JSON. */
+static void
+encode_field(TextBuf *buf, const Toggle *t, const ToggleField *f)
+{
+	const char *text;
+
+	switch (f->kind)
+	{
+		case TF_BOOL:
+			textbuf_puts(buf, toggle_bool(t, f) ? "true" : "false");
+			return;
+		case TF_INT64:
+			textbuf_printf(buf, "%lld", (long long) toggle_int64(t, f));
+			return;
+		case TF_TEXT:
+			text = toggle_text(t, f);
+			if (text)
+				textbuf_json_string(buf, text);
+			else
+				textbuf_puts(buf, "null");
+			return;
+	}
+}
+
+/*
+ * encode_toggle: the name, what evaluation gave the group (active, variant, value, reason),
+ * then every field sent as is (toggle_fields), in the table's order.
+ */
 void
 encode_toggle(TextBuf *buf, const Toggle *t, const TgResult *r)
 {
 	bool		active = r ? r->active : t->active;
+	int			i;
 
 	textbuf_puts(buf, "{\"name\":");
 	textbuf_json_string(buf, t->name);
@@ -167,13 +196,16 @@ encode_toggle(TextBuf *buf, const Toggle *t, const TgResult *r)
 		textbuf_puts(buf, "null");
 	textbuf_puts(buf, ",\"reason\":\"");
 	textbuf_puts(buf, tg_reason_name(r ? r->reason : (t->active ? TG_DEFAULT : TG_DISABLED)));
-	textbuf_printf(buf, "\",\"version\":%lld,\"description\":", (long long) t->version);
-	textbuf_json_string(buf, t->description ? t->description : "");
-	textbuf_puts(buf, ",\"updated_at\":");
-	if (t->updated_at)
-		textbuf_json_string(buf, t->updated_at);
-	else
-		textbuf_puts(buf, "null");
+	textbuf_puts(buf, "\"");
+	for (i = 0; i < toggle_nfields; i++)
+	{
+		const ToggleField *f = &toggle_fields[i];
+
+		if (f->shown != TF_SENT_NEWS && f->shown != TF_SENT_STAMP)
+			continue;
+		textbuf_printf(buf, ",\"%s\":", f->member);
+		encode_field(buf, t, f);
+	}
 	textbuf_puts(buf, "}");
 }
 

@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "cache.h"
+#include "toggle.h"
 
 /* A growable text buffer; data is NUL-terminated, NULL after an allocation failure. */
 typedef struct TextBuf

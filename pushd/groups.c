@@ -32,7 +32,7 @@ typedef struct Written
 	const char *name;
 	bool		removed;
 	bool		existed;		/* it was in the cache before the transaction */
-	bool		fresh;			/* new, or a new description: a visible change for everyone */
+	bool		fresh;			/* new, or news (toggle_news): a visible change for everyone */
 	Toggle	   *toggle;			/* its cached state afterwards (NULL when removed) */
 } Written;
 
@@ -536,13 +536,11 @@ note_written(const ToggleDelta *deltas, int ndeltas, Written *written)
 	for (i = 0; i < ndeltas; i++)
 	{
 		const Toggle *old = cache_get(&pushd.cache, deltas[i].state.name);
-		const char *desc = deltas[i].state.description ? deltas[i].state.description : "";
 
 		written[i].name = deltas[i].state.name;
 		written[i].removed = deltas[i].removed;
 		written[i].existed = old != NULL;
-		written[i].fresh = old == NULL ||
-			strcmp(old->description ? old->description : "", desc) != 0;
+		written[i].fresh = old == NULL || toggle_news(old, &deltas[i].state);
 		written[i].toggle = NULL;
 	}
 }

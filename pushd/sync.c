@@ -3,7 +3,6 @@
  * whatever a payload says, pushd reads toggles.changes after the last version it applied,
  * so a forged NOTIFY changes nothing a client sees.
  */
-#include <cjson/cJSON.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,23 +20,21 @@
 #include "tokens.h"
 
 /*
- * Rules and variants are read through to_jsonb() of the row, which holds whatever
- * columns the installed extension has: before 0.2.0 they are NULL, i.e. [] and {}.
+ * A change row: its operation, then every field of toggle_fields (toggle.h) in order.  A
+ * snapshot row is the same, from toggles.features: to_jsonb() of the row stands in for the
+ * log's new, so that both read every field through one select list.
  */
-#define CHANGE_COLUMNS \
-	"version, operation, name, (new->>'is_active')::boolean, new->>'description', " \
-	"new->>'updated_at', new->>'rules', new->>'variants'"
-
-#define TARGETING_SQL \
-	"SELECT name, to_jsonb(f)->>'rules', to_jsonb(f)->>'variants' FROM toggles.features f " \
+#define CHANGE_COLUMNS "operation, %s"
+#define FEATURE_ROWS \
+	"SELECT 'insert', %s FROM toggles.features f, LATERAL to_jsonb(f) AS new " \
 	"ORDER BY name COLLATE \"C\""
 
 /* The statements of a full load, in the order of their results. */
 enum
 {
 	LOAD_BEGIN,
-	LOAD_SNAPSHOT,
-	LOAD_TARGETING,
+	LOAD_STATE,
+	LOAD_FEATURES,
 	LOAD_TOKENS,
 	LOAD_WINDOW,
 	LOAD_COMMIT
@@ -62,8 +59,7 @@ static struct
 	char	   *epoch;
 	int64_t		version;
 	int64_t		log_min;
-	cJSON	   *snapshot;
-	PGresult   *targeting;
+	PGresult   *features;
 	PGresult   *tokens;
 	PGresult   *window;
 } loading;
@@ -137,6 +133,11 @@ sync_plan(PGresult *probe)
 	return SYNC_CATCH_UP;
 }
 
+/*
+ * sync_load_sql: in one repeatable-read transaction, the epoch and the version of the
+ * state (as toggles.snapshot() computes it: the highest version visible), the toggles,
+ * the tokens and the resume window.
+ */
 char *
 sync_load_sql(void)
 {
@@ -144,15 +145,18 @@ sync_load_sql(void)
 
 	if (asprintf(&sql,
 				 "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; "
-				 "SELECT toggles.snapshot()::text, "
+				 "SELECT toggles.epoch(), "
+				 "greatest((SELECT coalesce(max(version), 0) FROM toggles.features), "
+				 "(SELECT coalesce(max(version), 0) FROM toggles.changes)), "
 				 "(SELECT coalesce(min(version), 0) FROM toggles.changes), %s; "
-				 TARGETING_SQL "; "
+				 FEATURE_ROWS "; "
 				 "%s; "
 				 "SELECT " CHANGE_COLUMNS " FROM toggles.changes "
 				 "WHERE version > (SELECT coalesce(max(version), 0) FROM toggles.changes) - %d "
 				 "ORDER BY version, id; "
 				 "COMMIT",
-				 tokens_fingerprint_sql(), tokens_load_sql(), pushd.cfg.resume_window) < 0)
+				 tokens_fingerprint_sql(), toggle_columns_sql(), tokens_load_sql(),
+				 toggle_columns_sql(), pushd.cfg.resume_window) < 0)
 		return NULL;
 	return sql;
 }
@@ -161,8 +165,7 @@ static void
 loading_clear(void)
 {
 	free(loading.epoch);
-	cJSON_Delete(loading.snapshot);
-	PQclear(loading.targeting);
+	PQclear(loading.features);
 	PQclear(loading.tokens);
 	PQclear(loading.window);
 	memset(&loading, 0, sizeof(loading));
@@ -177,32 +180,21 @@ sync_load_result(PGresult *res, int index)
 		return status == PGRES_COMMAND_OK ? LOAD_USED : LOAD_FAILED;
 	if (status != PGRES_TUPLES_OK)
 		return LOAD_FAILED;
-	if (index == LOAD_SNAPSHOT)
+	if (index == LOAD_STATE)
 	{
-		cJSON	   *epoch;
-		cJSON	   *version;
-
 		loading_clear();
-		loading.snapshot = cJSON_Parse(PQgetvalue(res, 0, 0));
-		epoch = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "epoch");
-		version = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "version");
-		if (!cJSON_IsString(epoch) || !cJSON_IsNumber(version))
-		{
-			log_error("toggles.snapshot() returned an unexpected document");
-			return LOAD_FAILED;
-		}
-		loading.epoch = strdup(epoch->valuestring);
-		loading.version = (int64_t) version->valuedouble;
-		loading.log_min = int64_value(res, 0, 1);
+		loading.epoch = strdup(PQgetvalue(res, 0, 0));
+		loading.version = int64_value(res, 0, 1);
+		loading.log_min = int64_value(res, 0, 2);
 		free(tokens_fingerprint);
-		tokens_fingerprint = strdup(PQgetvalue(res, 0, 2));
+		tokens_fingerprint = strdup(PQgetvalue(res, 0, 3));
 		return LOAD_USED;
 	}
-	/* The rules and the resume window are kept until the load completes. */
-	if (index == LOAD_TARGETING)
+	/* The toggles, the tokens and the resume window are kept until the load completes. */
+	if (index == LOAD_FEATURES)
 	{
-		PQclear(loading.targeting);
-		loading.targeting = res;
+		PQclear(loading.features);
+		loading.features = res;
 	}
 	else if (index == LOAD_TOKENS)
 	{
@@ -217,19 +209,37 @@ sync_load_result(PGresult *res, int index)
 	return LOAD_KEPT;
 }
 
-/* json_string copies a cJSON object's string member, or returns NULL. */
-static char *
-json_string(cJSON *obj, const char *key)
-{
-	cJSON	   *item = cJSON_GetObjectItemCaseSensitive(obj, key);
+/* The columns of a change row: the operation, then the fields from FIELDS_AT. */
+#define OPERATION_AT 0
+#define FIELDS_AT 1
 
-	return cJSON_IsString(item) ? strdup(item->valuestring) : NULL;
+/* read_fields fills t from the fields of row (column col + FIELDS_AT onwards). */
+static void
+read_fields(Toggle *t, PGresult *res, int row, int col)
+{
+	int			i;
+
+	for (i = 0; i < toggle_nfields; i++)
+	{
+		int			c = col + FIELDS_AT + i;
+
+		toggle_set_field(t, &toggle_fields[i],
+						 PQgetisnull(res, row, c) ? NULL : PQgetvalue(res, row, c));
+	}
 }
 
-static char *
-nullable(PGresult *res, int row, int col)
+/* version_column: the column of the field version in a change row starting at col. */
+static int
+version_column(int col)
 {
-	return PQgetisnull(res, row, col) ? NULL : strdup(PQgetvalue(res, row, col));
+	return col + FIELDS_AT + (int) (toggle_field_by_member("version") - toggle_fields);
+}
+
+/* name_column: likewise, the toggle's name. */
+static int
+name_column(int col)
+{
+	return col + FIELDS_AT + (int) (toggle_field_by_member("name") - toggle_fields);
 }
 
 /*
@@ -245,7 +255,7 @@ group_rows(PGresult *res, int col, int first, int last, int *ndeltas)
 
 	for (row = first; row < last; row++)
 	{
-		const char *name = PQgetvalue(res, row, col + 2);
+		const char *name = PQgetvalue(res, row, name_column(col));
 		ToggleDelta *d = NULL;
 		int			i;
 
@@ -256,17 +266,8 @@ group_rows(PGresult *res, int col, int first, int last, int *ndeltas)
 			d = &deltas[n++];
 		else
 			toggle_free(&d->state);
-		d->removed = strcmp(PQgetvalue(res, row, col + 1), "delete") == 0;
-		d->state.name = strdup(name);
-		d->state.version = int64_value(res, row, col);
-		if (!d->removed)
-		{
-			d->state.active = PQgetvalue(res, row, col + 3)[0] == 't';
-			d->state.description = strdup(PQgetvalue(res, row, col + 4));
-			d->state.updated_at = nullable(res, row, col + 5);
-			d->state.rules = nullable(res, row, col + 6);
-			d->state.variants = nullable(res, row, col + 7);
-		}
+		d->removed = strcmp(PQgetvalue(res, row, col + OPERATION_AT), "delete") == 0;
+		read_fields(&d->state, res, row, col);
 	}
 	*ndeltas = n;
 	return deltas;
@@ -284,16 +285,18 @@ for_each_version(PGresult *res, int col, void (*fn) (int64_t, ToggleDelta *, int
 	int			first = 0;
 	int			versions = 0;
 
-	while (first < nrows && PQgetisnull(res, first, col))
+	int			vcol = version_column(col);
+
+	while (first < nrows && PQgetisnull(res, first, vcol))
 		first++;
 	while (first < nrows)
 	{
-		int64_t		version = int64_value(res, first, col);
+		int64_t		version = int64_value(res, first, vcol);
 		int			last = first + 1;
 		int			ndeltas;
 		ToggleDelta *deltas;
 
-		while (last < nrows && int64_value(res, last, col) == version)
+		while (last < nrows && int64_value(res, last, vcol) == version)
 			last++;
 		deltas = group_rows(res, col, first, last, &ndeltas);
 		fn(version, deltas, ndeltas, arg);
@@ -311,55 +314,19 @@ add_to_window(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 	deltas_free(deltas, ndeltas);
 }
 
-/* targeting_of finds a toggle's rules and variants in the load's rows (sorted by name). */
-static void
-targeting_of(Toggle *t)
-{
-	PGresult   *res = loading.targeting;
-	int			lo = 0;
-	int			hi = res ? PQntuples(res) - 1 : -1;
-
-	while (lo <= hi)
-	{
-		int			mid = (lo + hi) / 2;
-		int			cmp = strcmp(PQgetvalue(res, mid, 0), t->name);
-
-		if (cmp == 0)
-		{
-			t->rules = nullable(res, mid, 1);
-			t->variants = nullable(res, mid, 2);
-			return;
-		}
-		if (cmp < 0)
-			lo = mid + 1;
-		else
-			hi = mid - 1;
-	}
-}
-
 void
 sync_load_done(void)
 {
 	Cache	   *cache = &pushd.cache;
-	cJSON	   *toggles = cJSON_GetObjectItemCaseSensitive(loading.snapshot, "toggles");
-	cJSON	   *item;
 	int64_t		floor;
+	int			row;
 
 	cache_reset(cache, loading.epoch, loading.version);
-	cJSON_ArrayForEach(item, toggles)
+	for (row = 0; loading.features && row < PQntuples(loading.features); row++)
 	{
 		Toggle		t = {0};
-		cJSON	   *active = cJSON_GetObjectItemCaseSensitive(item, "active");
-		cJSON	   *version = cJSON_GetObjectItemCaseSensitive(item, "version");
 
-		t.name = json_string(item, "name");
-		if (t.name == NULL)
-			continue;
-		t.active = cJSON_IsTrue(active);
-		t.version = cJSON_IsNumber(version) ? (int64_t) version->valuedouble : 0;
-		t.description = json_string(item, "description");
-		t.updated_at = json_string(item, "updated_at");
-		targeting_of(&t);
+		read_fields(&t, loading.features, row, 0);
 		cache_put(cache, &t);
 		toggle_free(&t);
 	}
@@ -390,7 +357,8 @@ sync_load_done(void)
 const char *
 sync_catchup_sql(void)
 {
-	if (catchup_sql == NULL && asprintf(&catchup_sql, CATCHUP_SQL, tokens_fingerprint_sql()) < 0)
+	if (catchup_sql == NULL &&
+		asprintf(&catchup_sql, CATCHUP_SQL, tokens_fingerprint_sql(), toggle_columns_sql()) < 0)
 		catchup_sql = NULL;
 	return catchup_sql;
 }

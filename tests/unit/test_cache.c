@@ -1,7 +1,8 @@
 /*
  * test_cache.c — unit tests of pushd's message encoding, cache and resume window, and
- * the canonical form of contexts (pushd/encode.c, pushd/cache.c, pushd/message.c,
- * pushd/context.c, with the evaluator of common/), under ASan/UBSan.
+ * the canonical form of contexts, and the description of a toggle's fields that drives
+ * them (pushd/encode.c, pushd/cache.c, pushd/toggle.c, pushd/message.c, pushd/context.c,
+ * with the evaluator of common/), under ASan/UBSan.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -15,6 +16,7 @@
 #include "cache.h"
 #include "context.h"
 #include "encode.h"
+#include "toggle.h"
 
 /* Hooks for the evaluator: plain malloc; every time zone is UTC. */
 static void *
@@ -386,6 +388,131 @@ test_json_member_raw(void **state)
 	assert_false(json_member_raw("[1]", 3, "context", &value, &len));
 }
 
+/*
+ * field_text: a distinct value for field i as its column would read: text "value-i", a
+ * boolean true, and a version past 2^53, which a double would round.
+ */
+static const char *
+field_text(int i, char *buf, size_t size)
+{
+	switch (toggle_fields[i].kind)
+	{
+		case TF_BOOL:
+			return "t";
+		case TF_INT64:
+			return "9007199254740993";
+		case TF_TEXT:
+			break;
+	}
+	snprintf(buf, size, "value-%d", i);
+	return buf;
+}
+
+static void
+read_every_field(Toggle *t)
+{
+	char		buf[32];
+	int			i;
+
+	for (i = 0; i < toggle_nfields; i++)
+		toggle_set_field(t, &toggle_fields[i], field_text(i, buf, sizeof(buf)));
+}
+
+/* Every field is read, the cache keeps what it says it keeps, and every sent field is sent. */
+static void
+test_fields_read_cached_and_sent(void **state)
+{
+	Cache		cache;
+	Toggle		t = {0};
+	const Toggle *cached;
+	TextBuf		buf;
+	char		value[32];
+	char		member[64];
+	int			i;
+
+	(void) state;
+	cache_init(&cache, 4, &hooks);
+	cache_reset(&cache, "e", 1);
+	read_every_field(&t);
+	assert_int_equal(t.version, 9007199254740993LL);
+	cached = cache_put(&cache, &t);
+	textbuf_init(&buf);
+	encode_toggle(&buf, cached, NULL);
+	for (i = 0; i < toggle_nfields; i++)
+	{
+		const ToggleField *f = &toggle_fields[i];
+
+		if (f->cached && f->kind == TF_TEXT)
+			assert_string_equal(toggle_text(cached, f), toggle_text(&t, f));
+		else if (f->cached && f->kind == TF_INT64)
+			assert_true(toggle_int64(cached, f) == toggle_int64(&t, f));
+		else if (f->cached)
+			assert_int_equal(toggle_bool(cached, f), toggle_bool(&t, f));
+		if (f->member == NULL)
+			continue;
+		assert_true(f->cached);
+		if (f->kind == TF_TEXT)
+			snprintf(member, sizeof(member), "\"%s\":\"%s\"", f->member,
+					 field_text(i, value, sizeof(value)));
+		else
+			snprintf(member, sizeof(member), "\"%s\":%s", f->member,
+					 field_text(i, value, sizeof(value)));
+		assert_non_null(strstr(buf.data, member));
+	}
+	/* The select list is the table's columns, in order. */
+	assert_string_equal(toggle_columns_sql(),
+						"name, (new->>'is_active')::boolean, version, new->>'description', "
+						"new->>'updated_at', new->>'rules', new->>'variants'");
+	textbuf_free(&buf);
+	toggle_free(&t);
+	cache_free(&cache);
+}
+
+/*
+ * What a write shows: a field sent to clients is news when it alone changes, unless it is
+ * one every write stamps anew.  A field added as sent falls under the rule by itself; one
+ * added as a stamp must be added here, with its reason.
+ */
+static void
+test_every_sent_field_is_news_or_a_stamp(void **state)
+{
+	int			i;
+
+	(void) state;
+	for (i = 0; i < toggle_nfields; i++)
+	{
+		const ToggleField *f = &toggle_fields[i];
+		Toggle		a = {0};
+		Toggle		b = {0};
+
+		read_every_field(&a);
+		read_every_field(&b);
+		toggle_set_field(&b, f, f->kind == TF_BOOL ? "f" : f->kind == TF_INT64 ? "9007199254740992"
+						 : "other");
+		assert_int_equal(toggle_news(&a, &b), f->shown == TF_SENT_NEWS);
+		/* Sent means a member of T, and every member of T is sent. */
+		assert_int_equal(f->member != NULL, f->shown != TF_EVALUATED);
+		if (f->shown == TF_SENT_STAMP)
+			/* A new version and updated_at come with every write (features_before_row). */
+			assert_true(strcmp(f->member, "version") == 0 || strcmp(f->member, "updated_at") == 0);
+		toggle_free(&a);
+		toggle_free(&b);
+	}
+	/* A NULL description reads, compares and is sent as "". */
+	{
+		Toggle		a = {0};
+		Toggle		b = {0};
+		const ToggleField *desc = toggle_field_by_member("description");
+
+		toggle_set_field(&a, desc, NULL);
+		toggle_set_field(&b, desc, "");
+		assert_false(toggle_news(&a, &b));
+		assert_string_equal(toggle_text(&a, desc), "");
+		toggle_free(&a);
+		toggle_free(&b);
+	}
+}
+
 int
 main(void)
 {
@@ -400,6 +527,8 @@ main(void)
 		cmocka_unit_test(test_reset_clears_window),
 		cmocka_unit_test(test_context_canonical),
 		cmocka_unit_test(test_json_member_raw),
+		cmocka_unit_test(test_fields_read_cached_and_sent),
+		cmocka_unit_test(test_every_sent_field_is_news_or_a_stamp),
 	};
 	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
 
