@@ -23,6 +23,7 @@
 #include "epoch_order.h"
 #include "http.h"
 #include "conn_limits.h"
+#include "liveness.h"
 #include "log.h"
 #include "metrics.h"
 #include "outage.h"
@@ -97,7 +98,7 @@ static bool
 has_output(const Client *c)
 {
 	return c->close_code || c->needs_snapshot || c->coalesce || c->queue_len > 0 ||
-		c->heartbeat_due;
+		c->heartbeat_due || c->ping_due;
 }
 
 void
@@ -396,6 +397,7 @@ client_init(Client *c, struct lws *wsi, bool sse)
 	c->id = next_id++;
 	c->sent_version = -1;
 	c->last_writable = now_us();
+	c->heard_us = c->last_writable;
 	{
 		/*
 		 * What waits for a client in the kernel counts too: without a cap, autotuning
@@ -525,6 +527,18 @@ write_next(Client *c)
 		lws_close_reason(c->wsi, c->close_code, (unsigned char *) c->close_reason,
 						 strlen(c->close_reason));
 		return -1;
+	}
+	if (c->ping_due)
+	{
+		/* Not empty: lws 4.1.6 passes an empty pong to nobody (ops-ws.c, already_done). */
+		unsigned char ping[LWS_PRE + 4] = {[LWS_PRE] = 'p', 'i', 'n', 'g'};
+
+		c->ping_due = false;
+		if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+			return -1;
+		if (has_output(c))
+			lws_callback_on_writable(c->wsi);
+		return 0;
 	}
 	if (!pushd.cache.loaded)
 		return 0;
@@ -758,7 +772,11 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			c->last_writable = now_us();
 			return write_next(c);
 		case LWS_CALLBACK_RECEIVE:
+			liveness_heard(c);
 			return client_receive(c, in, len);
+		case LWS_CALLBACK_RECEIVE_PONG:
+			liveness_heard(c);
+			break;
 		default:
 			break;
 	}

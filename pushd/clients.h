@@ -59,6 +59,10 @@ typedef struct Client
 	const char *close_reason;
 	bool		closing;		/* its close frame is out: it is written nothing more */
 
+	int64_t		heard_us;		/* when it last sent anything (liveness.c) */
+	bool		ping_sent;		/* a ping went out since then */
+	bool		ping_due;		/* the sweep asked for a ping */
+
 	bool		sse;			/* a Server-Sent Events stream (sse.h), not a WebSocket */
 	bool		heartbeat_due;	/* SSE: the sweep asked for a comment line */
 	bool		notify;			/* SSE: OFREP notifications (refetchEvaluation), not messages */

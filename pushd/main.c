@@ -18,6 +18,7 @@
 #include "groups.h"
 #include "http.h"
 #include "conn_limits.h"
+#include "liveness.h"
 #include "log.h"
 #include "manpage.h"
 #include "origin.h"
@@ -213,16 +214,14 @@ default_node_name(void)
 	return node;
 }
 
-/* lws reads the idle policy through this pointer, so a reload can change it. */
-static lws_retry_bo_t idle_policy;
-
-static void
-set_idle_policy(void)
-{
-	/* lws sends WebSocket pings to idle clients and hangs up on those that stay silent. */
-	idle_policy.secs_since_valid_ping = pushd.cfg.ping_interval_s;
-	idle_policy.secs_since_valid_hangup = pushd.cfg.ping_interval_s + pushd.cfg.pong_timeout_s;
-}
+/*
+ * No validity (ping) timer inside lws: with secs_since_valid_hangup 0 it arms none
+ * (lws 4.1.6 _lws_validity_confirmed_role).  A vhost given no policy would still get
+ * lws's built-in one (ping at 300 s, hang up at 310 s), whose timer, inserted into one
+ * sorted list behind every established connection's, made connect storms quadratic.
+ * liveness.c pings idle clients and hangs up on dead ones from one sweep timer instead.
+ */
+static const lws_retry_bo_t idle_policy = {.secs_since_valid_ping = 0, .secs_since_valid_hangup = 0};
 
 /*
  * raise_fd_limit lifts the soft descriptor limit towards the hard one: every connection
@@ -256,7 +255,6 @@ setup(void)
 	/* Quiet lws: its own notices would be chatter next to ours. */
 	lws_set_log_level(LLL_ERR, NULL);
 
-	set_idle_policy();
 	raise_fd_limit();
 	memset(&info, 0, sizeof(info));
 	info.port = pushd.cfg.listen_port;
@@ -299,6 +297,7 @@ setup(void)
 	if (!pglink_start(outage_link_changed))
 		return false;
 	registry_start();
+	liveness_start();
 	return true;
 }
 
@@ -314,7 +313,6 @@ reload(void)
 		return;
 	}
 	log_min_level = pushd.cfg.log_level;
-	set_idle_policy();
 	limits_start();
 	origin_start();
 	tls_reload();
@@ -345,6 +343,7 @@ teardown(void)
 	while (clients_count() > 0 && now_us() < deadline)
 		lws_service(pushd.context, 0);
 
+	liveness_stop();
 	registry_stop();
 	schedule_stop();
 	pglink_shutdown();
