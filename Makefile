@@ -182,8 +182,9 @@ tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c p
 unit-tests: $(UNIT_TESTS)
 
 # Tools the TAP tests run: a libpq LISTEN client; the network lab's helper, which
-# scripts/test.sh installs setuid root (tests/tools/netlab_ctl.c says why that is safe).
-TEST_TOOLS = tests/tools/toggles_listen tests/tools/netlab_ctl
+# scripts/test.sh installs setuid root (tests/tools/netlab_ctl.c says why that is safe);
+# the benchmark's load generator, for the connect storm of TAP 034.
+TEST_TOOLS = tests/tools/toggles_listen tests/tools/netlab_ctl tests/tools/loadgen
 
 tests/tools/toggles_listen: tests/tools/toggles_listen.c
 	$(CC) -std=c11 -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
@@ -191,6 +192,10 @@ tests/tools/toggles_listen: tests/tools/toggles_listen.c
 
 tests/tools/netlab_ctl: tests/tools/netlab_ctl.c
 	$(CC) -std=c11 -g -O2 $(WARNINGS) -o $@ $<
+
+tests/tools/loadgen: bench/loadgen/loadgen.c
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
+		-L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread -lm
 
 test-tools: $(TEST_TOOLS)
 

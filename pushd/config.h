@@ -54,6 +54,7 @@ typedef struct PushdConfig
 	int			max_connections;	/* open TCP connections, all kinds; reloadable */
 	int			max_connections_per_ip;	/* ... from one address, 0 = no limit; reloadable */
 	int			handshake_timeout_s;	/* to finish TLS + upgrade or an HTTP exchange; reloadable */
+	int			max_handshakes;	/* accepted, not yet streaming: the header buffers in use */
 	int			client_messages_per_second;	/* data frames per client, 0 = no limit; reloadable */
 	char	   *allowed_origins;	/* comma-separated Origin values; "" = any; reloadable */
 	int			max_catchups_per_second;	/* log reads triggered by notifications; reloadable */

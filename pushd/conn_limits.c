@@ -60,6 +60,15 @@ static int64_t catchup_refilled_us;
 static uint64_t refusals_unlogged;
 static int64_t refusal_logged_us;
 
+/*
+ * Handshakes in progress, oldest first: every one gets the same timeout, so the list is
+ * in deadline order and one timer for its head serves them all.  A timer per connection
+ * costs an O(n) insertion into lws's sorted timer list, O(n^2) in a connect storm.
+ */
+static lws_dll2_owner_t handshakes;
+static lws_sorted_usec_list_t handshake_timer;
+static void (*handshake_done_cb) (void);
+
 bool
 limits_start(void)
 {
@@ -159,11 +168,22 @@ peer_release(Peer *peer)
 	}
 }
 
+/* handshake_end takes conn out of the handshakes in progress, if it was in. */
+static void
+handshake_end(Conn *conn)
+{
+	if (conn->handshaking.owner == NULL)
+		return;
+	lws_dll2_remove(&conn->handshaking);
+	if (handshake_done_cb)
+		handshake_done_cb();
+}
+
 /* conn_release undoes what limits_accept counted. */
 static void
 conn_release(Conn *conn)
 {
-	lws_dll2_remove(&conn->handshaking);
+	handshake_end(conn);
 	peer_release(conn->peer);
 	open_connections--;
 	free(conn);
@@ -250,14 +270,6 @@ limits_accept(int fd)
 	return 0;
 }
 
-/*
- * Handshakes in progress, oldest first: every one gets the same timeout, so the list is
- * in deadline order and one timer for its head serves them all.  A timer per connection
- * costs an O(n) insertion into lws's sorted timer list, O(n^2) in a connect storm.
- */
-static lws_dll2_owner_t handshakes;
-static lws_sorted_usec_list_t handshake_timer;
-
 static void
 handshakes_due(lws_sorted_usec_list_t *sul)
 {
@@ -274,7 +286,7 @@ handshakes_due(lws_sorted_usec_list_t *sul)
 							 (lws_usec_t) (conn->deadline_us - now));
 			return;
 		}
-		lws_dll2_remove(&conn->handshaking);
+		handshake_end(conn);
 		limit_counters.handshake_timeouts++;
 		log_debug("connection fd %d: no upgrade or HTTP exchange finished within %d s, closing",
 				  conn->fd, pushd.cfg.handshake_timeout_s);
@@ -307,7 +319,30 @@ limits_established(struct lws *wsi)
 	if (conn == NULL)
 		return;
 	conn->established = true;
-	lws_dll2_remove(&conn->handshaking);
+	handshake_end(conn);
+}
+
+void
+limits_adopt_done(void)
+{
+	/* Adoption failed before lws made the connection's first callback. */
+	if (pending)
+	{
+		conn_release(pending);
+		pending = NULL;
+	}
+}
+
+int
+limits_handshakes(void)
+{
+	return (int) handshakes.count;
+}
+
+void
+limits_on_handshake_done(void (*cb) (void))
+{
+	handshake_done_cb = cb;
 }
 
 void

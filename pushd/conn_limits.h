@@ -38,15 +38,23 @@ extern bool limits_start(void);
 extern void limits_stop(void);
 
 /*
- * The connection's life, from the lws callbacks of the stream protocol:
- * limits_accept (FILTER_NETWORK_CONNECTION, the accepted descriptor; nonzero refuses it),
- * limits_attach (SERVER_NEW_CLIENT_INSTANTIATED: starts the handshake deadline),
- * limits_established (the WebSocket upgrade is done), limits_detach (WSI_DESTROY).
+ * The connection's life: limits_accept (listener.c, the accepted descriptor; nonzero
+ * refuses it), limits_adopt_done (after it was handed to lws, whether that worked or
+ * not), and from the lws callbacks of the stream protocol limits_attach
+ * (SERVER_NEW_CLIENT_INSTANTIATED: starts the handshake deadline), limits_established (the
+ * WebSocket upgrade or the SSE headers are done), limits_detach (WSI_DESTROY).
  */
 extern int	limits_accept(int fd);
+extern void limits_adopt_done(void);
 extern void limits_attach(struct lws *wsi);
 extern void limits_established(struct lws *wsi);
 extern void limits_detach(struct lws *wsi);
+
+/* limits_handshakes: connections between their accept and limits_established. */
+extern int	limits_handshakes(void);
+
+/* limits_on_handshake_done sets what is called whenever a connection leaves that count. */
+extern void limits_on_handshake_done(void (*cb) (void));
 
 /*
  * limits_forwarded: for a connection from --trusted-proxies, the client is the last

@@ -18,6 +18,7 @@
 #include "groups.h"
 #include "http.h"
 #include "conn_limits.h"
+#include "listener.h"
 #include "liveness.h"
 #include "log.h"
 #include "manpage.h"
@@ -109,8 +110,6 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 {
 	switch (reason)
 	{
-		case LWS_CALLBACK_FILTER_NETWORK_CONNECTION:
-			return limits_accept((int) (lws_intptr_t) in);
 		case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
 			limits_attach(wsi);
 			return 0;
@@ -185,6 +184,7 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 static struct lws_protocols protocols[] = {
 	{PROTOCOL_STREAM, stream_callback, sizeof(Session), STREAM_RX_BUFFER, 0, NULL, STREAM_TX_PACKET},
 	{PROTOCOL_PGLINK, pglink_callback, sizeof(unsigned), 0, 0, NULL, 0},
+	{PROTOCOL_LISTENER, listener_callback, 0, 0, 0, NULL, 0},
 	{NULL, NULL, 0, 0, 0, NULL, 0}
 };
 
@@ -257,8 +257,8 @@ setup(void)
 
 	raise_fd_limit();
 	memset(&info, 0, sizeof(info));
-	info.port = pushd.cfg.listen_port;
-	info.iface = pushd.cfg.listen_host[0] ? pushd.cfg.listen_host : NULL;
+	/* A server vhost (TLS, HTTP, WebSocket) without lws's own listener: listener.c's. */
+	info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
 	info.protocols = protocols;
 	info.vhost_name = "pushd";
 	info.retry_and_idle_policy = &idle_policy;
@@ -267,13 +267,11 @@ setup(void)
 	/* RFC 6455: a text frame that is not UTF-8 fails the connection (1007). */
 	info.options |= LWS_SERVER_OPTION_VALIDATE_UTF8;
 	/*
-	 * lws parses headers into a pool of header tables; a connection that has none waits
-	 * for one.  A small pool would let a few slow handshakes stall every new client, so
-	 * every connection may have one (they are allocated as needed); --handshake-timeout
-	 * bounds how long one is held.
+	 * lws parses headers into a pool of header tables, one per connection in its
+	 * handshake or an HTTP exchange; listener.c accepts no more than --max-handshakes of
+	 * those at a time, so the pool never runs dry and its memory is bounded.
 	 */
-	info.max_http_header_pool = pushd.cfg.max_connections > 65535 ? 65535
-		: (unsigned short) pushd.cfg.max_connections;
+	info.max_http_header_pool = (unsigned short) (pushd.cfg.max_handshakes + 1);
 	if (!limits_start() || !tls_configure(&info))
 		return false;
 	origin_start();
@@ -281,10 +279,13 @@ setup(void)
 	pushd.context = lws_create_context(&info);
 	if (pushd.context == NULL)
 	{
-		log_error("could not listen on %s", pushd.cfg.listen);
+		log_error("could not create the event loop (libwebsockets)");
 		return false;
 	}
 	pushd.vhost = lws_get_vhost_by_name(pushd.context, "pushd");
+	limits_on_handshake_done(listener_handshake_done);
+	if (!listener_start())
+		return false;
 
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);

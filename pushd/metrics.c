@@ -2,6 +2,7 @@
  * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
  */
 #include "conn_limits.h"
+#include "listener.h"
 #include "liveness.h"
 #include "metrics.h"
 #include "ofrep.h"
@@ -120,6 +121,7 @@ metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int 
 				   (unsigned long long) metrics.latency_count);
 	limits_render_metrics(buf);
 	liveness_render_metrics(buf);
+	listener_render_metrics(buf);
 	ofrep_render_metrics(buf);
 	sse_render_metrics(buf);
 }

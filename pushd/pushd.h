@@ -33,8 +33,12 @@ extern int64_t now_us(void);
 /* wall_clock_us: CLOCK_REALTIME in microseconds since 1970, the instant rules see. */
 extern int64_t wall_clock_us(void);
 
-/* Protocol names: the first serves HTTP and the stream, the second the libpq socket. */
+/*
+ * Protocol names: the first serves HTTP and the stream, the second the libpq socket, the
+ * third the listening socket.
+ */
 #define PROTOCOL_STREAM "pg-toggles.v1"
 #define PROTOCOL_PGLINK "toggles-pglink"
+#define PROTOCOL_LISTENER "toggles-listener"
 
 #endif

@@ -928,14 +928,15 @@ scenario_fanout(int *steps, int nsteps, int repeat)
 	}
 }
 
+/* scenario_storm: clients connect at once, at most concurrency of them in flight. */
 static void
-scenario_storm(int clients)
+scenario_storm(int clients, int concurrency)
 {
 	double		secs;
 	long long	statements;
 
 	PQclear(PQexec(pg, "SELECT pg_stat_statements_reset()"));
-	secs = connect_clients(clients, clients, 120);
+	secs = connect_clients(clients, concurrency, 120);
 	emit("storm", clients, "storm_s", secs);
 	emit("storm", clients, "retried_connects", nfailed);
 	/* Connection rows are written after the fact, in batches: wait until the count settles. */
@@ -1041,7 +1042,7 @@ usage(void)
 			"               [--label NAME] [--toggle NAME] [--token T] SCENARIO [OPTIONS]\n"
 			"  latency    --clients N --flips F --rate R\n"
 			"  fanout     --steps 1000,5000 --repeat 20\n"
-			"  storm      --clients N\n"
+			"  storm      --clients N [--concurrency C]  (default: all at once)\n"
 			"  throughput --clients N --rates 100,200 --duration S --sample K\n"
 			"  connrate   --clients N --concurrency C\n");
 	exit(2);
@@ -1051,7 +1052,7 @@ int
 main(int argc, char **argv)
 {
 	const char *scenario = NULL;
-	int			clients = 1, count = 300, repeat = 20, concurrency = 100, sample = 20;
+	int			clients = 1, count = 300, repeat = 20, concurrency = 0, sample = 20;
 	double		rate = 50, duration = 30;
 	int			steps[16], nsteps = 0, rates[16], nrates = 0;
 	struct rlimit rl;
@@ -1153,11 +1154,11 @@ main(int argc, char **argv)
 	else if (!strcmp(scenario, "fanout"))
 		scenario_fanout(steps, nsteps, repeat);
 	else if (!strcmp(scenario, "storm"))
-		scenario_storm(clients);
+		scenario_storm(clients, concurrency > 0 ? concurrency : clients);
 	else if (!strcmp(scenario, "throughput"))
 		scenario_throughput(clients, rates, nrates, duration, sample);
 	else if (!strcmp(scenario, "connrate"))
-		scenario_connrate(clients, concurrency);
+		scenario_connrate(clients, concurrency > 0 ? concurrency : 100);
 	else
 		usage();
 

@@ -1,0 +1,225 @@
+/*
+ * listener.c — the listening socket, accepted from in bounded batches (see listener.h).
+ *
+ * Each accepted descriptor goes through the connection limits (conn_limits.c) and is
+ * handed to lws with lws_adopt_socket_vhost(), which serves it as if lws had accepted it
+ * (TLS when the vhost has a certificate, HTTP, the WebSocket upgrade).  When
+ * --max-handshakes are in progress the listening descriptor stops asking for POLLIN;
+ * listener_handshake_done turns it back on.
+ */
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "conn_limits.h"
+#include "listener.h"
+#include "log.h"
+#include "pushd.h"
+
+/*
+ * Accepts per readiness: enough to keep the loop busy, few enough that the connections
+ * already in their handshake are served between two batches.
+ */
+#define ACCEPT_BATCH 64
+
+/* The kernel caps it at net.core.somaxconn. */
+#define LISTEN_BACKLOG 4096
+
+/* How often an accept() failure (descriptors exhausted) may be logged. */
+#define ACCEPT_ERROR_LOG_US (10 * LWS_US_PER_SEC)
+
+static struct lws *listen_wsi;
+static bool paused;
+static uint64_t pauses;
+static int64_t accept_error_logged_us;
+
+/* bind_listen makes a listening socket for one address; -1 when it cannot. */
+static int
+bind_listen(int family, const struct sockaddr *addr, socklen_t addrlen)
+{
+	int			fd = socket(family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int			one = 1;
+	int			zero = 0;
+
+	if (fd < 0)
+		return -1;
+	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* The wildcard address serves IPv4 clients too (as ::ffff:a.b.c.d). */
+	if (family == AF_INET6)
+		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
+	if (bind(fd, addr, addrlen) != 0 || listen(fd, LISTEN_BACKLOG) != 0)
+	{
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* open_listen: --listen's host (empty: every interface, IPv6 and IPv4) and port. */
+static int
+open_listen(void)
+{
+	const char *host = pushd.cfg.listen_host;
+	struct addrinfo hints = {.ai_flags = AI_PASSIVE | AI_NUMERICSERV, .ai_socktype = SOCK_STREAM};
+	struct addrinfo *res;
+	char		port[16];
+	int			fd = -1;
+
+	if (host == NULL || host[0] == '\0')
+	{
+		struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(pushd.cfg.listen_port),
+		.sin6_addr = IN6ADDR_ANY_INIT};
+		struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(pushd.cfg.listen_port),
+		.sin_addr.s_addr = htonl(INADDR_ANY)};
+
+		fd = bind_listen(AF_INET6, (struct sockaddr *) &any6, sizeof(any6));
+		if (fd < 0 && (errno == EAFNOSUPPORT || errno == EADDRNOTAVAIL))
+			fd = bind_listen(AF_INET, (struct sockaddr *) &any4, sizeof(any4));
+		return fd;
+	}
+	snprintf(port, sizeof(port), "%d", pushd.cfg.listen_port);
+	if (getaddrinfo(host, port, &hints, &res) != 0)
+		return -1;
+	for (struct addrinfo *ai = res; ai != NULL && fd < 0; ai = ai->ai_next)
+		fd = bind_listen(ai->ai_family, ai->ai_addr, ai->ai_addrlen);
+	freeaddrinfo(res);
+	return fd;
+}
+
+bool
+listener_start(void)
+{
+	lws_sock_file_fd_type desc;
+	int			fd = open_listen();
+
+	if (fd < 0)
+	{
+		log_error("could not listen on %s: %s", pushd.cfg.listen, strerror(errno));
+		return false;
+	}
+	desc.filefd = fd;
+	listen_wsi = lws_adopt_descriptor_vhost(pushd.vhost, LWS_ADOPT_RAW_FILE_DESC, desc,
+											PROTOCOL_LISTENER, NULL);
+	if (listen_wsi == NULL)
+	{
+		close(fd);
+		log_error("could not listen on %s: the socket could not join the event loop",
+				  pushd.cfg.listen);
+		return false;
+	}
+	return true;
+}
+
+/*
+ * tune_accepted: what lws did to the sockets it accepted itself (no Nagle), and TCP
+ * keepalive, which finds a vanished peer of a stream that cannot answer a WebSocket ping
+ * (SSE) within --ping-interval + 3 probes --pong-timeout / 3 apart.
+ */
+static void
+tune_accepted(int fd)
+{
+	int			one = 1;
+	int			idle = pushd.cfg.ping_interval_s;
+	int			interval = pushd.cfg.pong_timeout_s / 3 > 0 ? pushd.cfg.pong_timeout_s / 3 : 1;
+	int			probes = 3;
+
+	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPINTVL, &interval, sizeof(interval));
+	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
+}
+
+static void
+pause_accepting(void)
+{
+	if (paused)
+		return;
+	paused = true;
+	pauses++;
+	lws_rx_flow_control(listen_wsi, 0);
+}
+
+void
+listener_handshake_done(void)
+{
+	if (!paused || listen_wsi == NULL || limits_handshakes() >= pushd.cfg.max_handshakes)
+		return;
+	paused = false;
+	lws_rx_flow_control(listen_wsi, 1);
+}
+
+/* accept_batch accepts up to ACCEPT_BATCH connections and hands them to lws. */
+static void
+accept_batch(int listen_fd)
+{
+	for (int n = 0; n < ACCEPT_BATCH; n++)
+	{
+		int			fd;
+
+		if (limits_handshakes() >= pushd.cfg.max_handshakes)
+		{
+			pause_accepting();
+			return;
+		}
+		fd = accept4(listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0)
+		{
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK &&
+				now_us() - accept_error_logged_us > ACCEPT_ERROR_LOG_US)
+			{
+				accept_error_logged_us = now_us();
+				log_warn("accept on %s failed: %s", pushd.cfg.listen, strerror(errno));
+			}
+			return;
+		}
+		if (limits_accept(fd) != 0)
+		{
+			close(fd);
+			continue;
+		}
+		tune_accepted(fd);
+		/* On failure lws has closed the descriptor; the limits let go of it below. */
+		lws_adopt_socket_vhost(pushd.vhost, fd);
+		limits_adopt_done();
+	}
+}
+
+int
+listener_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+				  size_t len)
+{
+	(void) user;
+	(void) in;
+	(void) len;
+	switch (reason)
+	{
+		case LWS_CALLBACK_RAW_RX_FILE:
+			accept_batch(lws_get_socket_fd(wsi));
+			return 0;
+		case LWS_CALLBACK_RAW_CLOSE_FILE:
+			if (wsi == listen_wsi)
+				listen_wsi = NULL;
+			return 0;
+		default:
+			return 0;
+	}
+}
+
+void
+listener_render_metrics(TextBuf *buf)
+{
+	textbuf_printf(buf,
+				   "# HELP pushd_handshakes Connections in TLS, their upgrade or an HTTP exchange.\n"
+				   "# TYPE pushd_handshakes gauge\npushd_handshakes %d\n"
+				   "# HELP pushd_accept_pauses_total Times accepting stopped at --max-handshakes.\n"
+				   "# TYPE pushd_accept_pauses_total counter\npushd_accept_pauses_total %llu\n",
+				   limits_handshakes(), (unsigned long long) pauses);
+}
