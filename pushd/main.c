@@ -295,7 +295,11 @@ setup(void)
 	log_info("toggles-pushd listening on %s://%s/v1/stream as node %s",
 			 tls_active() ? "wss" : "ws", pushd.cfg.listen, pushd.node);
 	tls_warn_plaintext();
-	if (!pglink_start(outage_link_changed))
+	/* The database link's user: sync's steps; who hears of it: the registry, then outage. */
+	pglink_on_state(registry_link_changed);
+	pglink_on_state(outage_link_changed);
+	pglink_on_shutdown(registry_final_statement);
+	if (!pglink_start(&sync_link_steps))
 		return false;
 	registry_start();
 	liveness_start();

@@ -15,7 +15,7 @@
 
 #include <stdbool.h>
 
-/* outage_link_changed is the database link's state hook (pglink_start). */
+/* outage_link_changed is a state hook of the database link (pglink_on_state). */
 extern void outage_link_changed(bool ready);
 
 /* outage_refusal: NULL while this node serves new clients, else why not, for a 503. */

@@ -9,8 +9,8 @@
  *
  * Hosts are tried one at a time (db_targets.h), each with its own deadline.  After every
  * (re)connect: LISTEN first, prepare the catch-up, then probe the epoch and the log, then
- * either catch up from the log or load everything afresh.  Only then is the link
- * "ready".  The catch-up runs after every notification: prepared once per connection, it
+ * either catch up from the log or load everything afresh (the statements and what their
+ * answers mean are its user's: LinkSteps).  Only then is the link "ready".  The catch-up runs after every notification: prepared once per connection, it
  * is not parsed and planned again each time.
  *
  * The link is watched, not trusted (docs/operations.md, "The database link"): one
@@ -31,8 +31,6 @@
 #include "metrics.h"
 #include "pglink.h"
 #include "pushd.h"
-#include "registry.h"
-#include "sync.h"
 
 #define MAX_JOBS 16
 /* How often the watch looks at the link: the granularity of its deadlines. */
@@ -79,7 +77,7 @@ static Query inflight = Q_NONE;
 static int	result_index;		/* results seen of the query in flight */
 static bool query_failed;
 static bool load_wanted;		/* the probe found that only a full load is exact */
-static bool refused;			/* the probe found an earlier timeline (sync_plan) */
+static bool refused;			/* the probe found data not to be followed (LINK_REFUSE) */
 static struct lws *raw;
 static int	raw_sock = -1;
 static ino_t raw_ino;			/* the adopted socket's inode: the same number may be reused */
@@ -90,7 +88,11 @@ static lws_sorted_usec_list_t reconnect_timer;
 static lws_sorted_usec_list_t watch_timer;
 static lws_sorted_usec_list_t rearm_timer;
 static bool in_writeable;		/* inside the raw descriptor's WRITEABLE callback */
-static PglinkStateHook state_hook;
+#define MAX_STATE_HOOKS 4
+static PglinkStateHook state_hooks[MAX_STATE_HOOKS];
+static int	nstate_hooks;
+static PglinkFinalHook final_hook;
+static const LinkSteps *steps;
 
 static DbTargets targets;		/* the hosts of --db, parsed at each round of attempts */
 static int	host_at;			/* the host being tried */
@@ -125,6 +127,29 @@ double
 pglink_seconds_since_answer(void)
 {
 	return last_answer_us ? (now_us() - last_answer_us) / 1e6 : -1;
+}
+
+void
+pglink_on_state(PglinkStateHook hook)
+{
+	if (nstate_hooks == MAX_STATE_HOOKS)
+		abort();				/* a wiring mistake in main.c */
+	state_hooks[nstate_hooks++] = hook;
+}
+
+void
+pglink_on_shutdown(PglinkFinalHook hook)
+{
+	final_hook = hook;
+}
+
+static void
+tell_state(bool ready)
+{
+	int			i;
+
+	for (i = 0; i < nstate_hooks; i++)
+		state_hooks[i] (ready);
 }
 
 static void
@@ -224,8 +249,8 @@ link_lost(const char *why)
 	drop_conn();
 	state = LINK_DOWN;
 	jobs_clear();
-	if (was_ready && state_hook)
-		state_hook(false);
+	if (was_ready)
+		tell_state(false);
 	if (pushd.shutting_down)
 		return;
 
@@ -479,7 +504,7 @@ watch_due(lws_sorted_usec_list_t *sul)
 }
 
 bool
-pglink_start(PglinkStateHook hook)
+pglink_start(const LinkSteps *link_steps)
 {
 	char		err[256];
 
@@ -488,7 +513,7 @@ pglink_start(PglinkStateHook hook)
 		log_error("%s", err);
 		return false;
 	}
-	state_hook = hook;
+	steps = link_steps;
 	lws_sul_schedule(pushd.context, 0, &watch_timer, watch_due, WATCH_TICK_US);
 	connect_begin();
 	return true;
@@ -511,7 +536,7 @@ connect_progress(void)
 			last_answer_us = now_us();
 			watch_socket(false);
 			/* LISTEN before reading anything: a change committed meanwhile is not lost. */
-			send_query(Q_LISTEN, "LISTEN toggles", 0, NULL);
+			send_query(Q_LISTEN, steps->listen, 0, NULL);
 			break;
 		case PGRES_POLLING_READING:
 			watch_socket(false);
@@ -531,10 +556,8 @@ became_ready(void)
 	state = LINK_READY;
 	backoff_ms = 0;
 	lws_sul_cancel(&flush_timer);
-	registry_link_ready();
 	ever_ready = true;
-	if (state_hook)
-		state_hook(true);
+	tell_state(true);
 }
 
 static void
@@ -543,19 +566,19 @@ start_catchup(void)
 	char		last[32];
 	const char *params[1] = {last};
 
-	snprintf(last, sizeof(last), "%lld", (long long) pushd.cache.version);
+	snprintf(last, sizeof(last), "%lld", (long long) steps->catchup_after());
 	catchup_wanted = false;
 	notes_in_flight = notes_since_catchup;
 	notes_since_catchup = 0;
 	catchup_note_us = first_note_us;
 	first_note_us = 0;
-	send_query(Q_CATCHUP, sync_catchup_sql(), 1, params);
+	send_query(Q_CATCHUP, steps->catchup_sql(), 1, params);
 }
 
 static void
 start_load(void)
 {
-	char	   *sql = sync_load_sql();
+	char	   *sql = steps->load_sql();
 
 	load_wanted = false;
 	if (sql == NULL)
@@ -589,34 +612,34 @@ handle_result(PGresult *res)
 		case Q_PROBE:
 			if (status == PGRES_TUPLES_OK && PQntuples(res) == 1)
 			{
-				SyncPlan	plan = sync_plan(res);
+				LinkPlan	plan = steps->plan(res);
 
-				load_wanted = plan == SYNC_LOAD;
-				refused = plan == SYNC_REFUSE;
+				load_wanted = plan == LINK_LOAD;
+				refused = plan == LINK_REFUSE;
 			}
 			else
 				query_failed = true;
 			break;
 		case Q_LOAD:
-			switch (sync_load_result(res, index))
+			switch (steps->load_result(res, index))
 			{
-				case LOAD_FAILED:
+				case LINK_LOAD_FAILED:
 					query_failed = true;
 					break;
-				case LOAD_USED:
+				case LINK_LOAD_USED:
 					break;
-				case LOAD_KEPT:
+				case LINK_LOAD_KEPT:
 					return;
 			}
 			break;
 		case Q_CATCHUP:
 			if (status == PGRES_TUPLES_OK)
 			{
-				int			versions = sync_catchup_result(res, catchup_note_us);
+				int			versions = steps->catchup_result(res, catchup_note_us);
 
-				if (versions == CATCHUP_REFUSE)
+				if (versions == LINK_CATCHUP_REFUSE)
 					refused = true;
-				else if (versions == CATCHUP_RELOAD)
+				else if (versions == LINK_CATCHUP_RELOAD)
 					load_wanted = true;
 				else if (notes_in_flight > versions)
 					metrics.notifications_ignored += notes_in_flight - versions;
@@ -667,10 +690,10 @@ query_finished(void)
 	switch (done)
 	{
 		case Q_LISTEN:
-			send_query(Q_PREPARE, sync_catchup_sql(), 0, NULL);
+			send_query(Q_PREPARE, steps->catchup_sql(), 0, NULL);
 			return;
 		case Q_PREPARE:
-			send_query(Q_PROBE, sync_probe_sql(), 0, NULL);
+			send_query(Q_PROBE, steps->probe_sql(), 0, NULL);
 			return;
 		case Q_PROBE:
 			if (load_wanted)
@@ -679,7 +702,7 @@ query_finished(void)
 				start_catchup();	/* catch up (maybe on nothing), then be ready */
 			return;
 		case Q_LOAD:
-			sync_load_done();
+			steps->load_done();
 			if (state == LINK_SETUP)
 				became_ready();
 			break;
@@ -890,21 +913,20 @@ pglink_shutdown(void)
 	{
 		/* A silent link must not hold the shutdown: --db-timeout for all of it. */
 		int64_t		deadline = now_us() + (int64_t) pushd.cfg.db_timeout_s * LWS_US_PER_SEC;
-		const char *params[1] = {pushd.node};
+		PglinkFinal final = {0};
+		bool		has_final = final_hook && final_hook(&final);
 		PGresult   *res = NULL;
 
 		if (!await_results(deadline, NULL))
-			log_warn("the database did not answer; this node's connection rows stay until "
-					 "another node reaps them");
-		else if (pushd.cfg.track_connections)
+			log_warn("the database did not answer%s%s", has_final ? "; " : "",
+					 has_final ? final.unanswered : "");
+		else if (has_final)
 		{
-			if (!PQsendQueryParams(conn, "SELECT toggles.unregister_node($1)", 1, NULL, params,
-								   NULL, NULL, 0) || !await_results(deadline, &res))
-				log_warn("could not remove this node's connection rows: no answer in %d s",
-						 pushd.cfg.db_timeout_s);
+			if (!PQsendQueryParams(conn, final.sql, 1, NULL, &final.param, NULL, NULL, 0) ||
+				!await_results(deadline, &res))
+				log_warn("could not %s: no answer in %d s", final.what, pushd.cfg.db_timeout_s);
 			else if (PQresultStatus(res) != PGRES_TUPLES_OK)
-				log_warn("could not remove this node's connection rows: %s",
-						 PQresultErrorMessage(res));
+				log_warn("could not %s: %s", final.what, PQresultErrorMessage(res));
 			PQclear(res);
 		}
 	}

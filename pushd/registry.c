@@ -212,11 +212,11 @@ registry_stop(void)
 }
 
 void
-registry_link_ready(void)
+registry_link_changed(bool ready)
 {
 	Client	   *c;
 
-	if (!tracking())
+	if (!ready || !tracking())
 		return;
 	/*
 	 * Unlogged rows vanish in a crash or failover, and a predecessor under the same node
@@ -228,6 +228,18 @@ registry_link_ready(void)
 		if (c->registration)
 			add_pending(c->id, c->registration, false);
 	flush(NULL);
+}
+
+bool
+registry_final_statement(PglinkFinal *final)
+{
+	if (!tracking())
+		return false;
+	final->sql = "SELECT toggles.unregister_node($1)";
+	final->param = pushd.node;
+	final->what = "remove this node's connection rows";
+	final->unanswered = "this node's connection rows stay until another node reaps them";
+	return true;
 }
 
 /* registration_json: the client's element of a register_connections batch. */

@@ -68,7 +68,7 @@ static struct
 static char *tokens_fingerprint;
 static char *catchup_sql;
 
-const char *
+static const char *
 sync_probe_sql(void)
 {
 	return "SELECT toggles.epoch(), "
@@ -88,49 +88,49 @@ int64_value(PGresult *res, int row, int col)
  * earlier timeline is a primary that was failed over from, still running: following it
  * would send clients back to a history that was superseded (docs/change-stream.md).
  */
-static SyncPlan
+static LinkPlan
 epoch_plan(const char *epoch)
 {
 	switch (epoch_order(epoch, pushd.cache.epoch))
 	{
 		case EPOCH_SAME:
-			return SYNC_CATCH_UP;
+			return LINK_CATCH_UP;
 		case EPOCH_EARLIER:
 			log_warn("database epoch %s is an earlier timeline than %s, which this node follows: "
 					 "not following it (a failed-over primary that was not fenced?)",
 					 epoch, pushd.cache.epoch);
 			metrics.epoch_refusals++;
-			return SYNC_REFUSE;
+			return LINK_REFUSE;
 		default:
 			log_info("database epoch changed from %s to %s: full resync", pushd.cache.epoch, epoch);
 			metrics.epoch_changes++;
-			return SYNC_LOAD;
+			return LINK_LOAD;
 	}
 }
 
-SyncPlan
+static LinkPlan
 sync_plan(PGresult *probe)
 {
 	Cache	   *cache = &pushd.cache;
 	const char *epoch = PQgetvalue(probe, 0, 0);
 	int64_t		log_min = int64_value(probe, 0, 1);
 	int64_t		log_max = int64_value(probe, 0, 2);
-	SyncPlan	plan;
+	LinkPlan	plan;
 
 	if (!cache->loaded)
-		return SYNC_LOAD;
-	if ((plan = epoch_plan(epoch)) != SYNC_CATCH_UP)
+		return LINK_LOAD;
+	if ((plan = epoch_plan(epoch)) != LINK_CATCH_UP)
 		return plan;
 	if (log_max <= cache->version)
-		return SYNC_CATCH_UP;	/* nothing new */
+		return LINK_CATCH_UP;	/* nothing new */
 	/* Entries below log_min were pruned: the gap after our version must start at or after it. */
 	if (log_min - 1 > cache->version)
 	{
 		log_info("changes after version %lld were pruned from the log: full resync",
 				 (long long) cache->version);
-		return SYNC_LOAD;
+		return LINK_LOAD;
 	}
-	return SYNC_CATCH_UP;
+	return LINK_CATCH_UP;
 }
 
 /*
@@ -138,7 +138,7 @@ sync_plan(PGresult *probe)
  * state (as toggles.snapshot() computes it: the highest version visible), the toggles,
  * the tokens and the resume window.
  */
-char *
+static char *
 sync_load_sql(void)
 {
 	char	   *sql;
@@ -171,15 +171,15 @@ loading_clear(void)
 	memset(&loading, 0, sizeof(loading));
 }
 
-LoadResult
+static LinkLoadResult
 sync_load_result(PGresult *res, int index)
 {
 	ExecStatusType status = PQresultStatus(res);
 
 	if (index == LOAD_BEGIN || index == LOAD_COMMIT)
-		return status == PGRES_COMMAND_OK ? LOAD_USED : LOAD_FAILED;
+		return status == PGRES_COMMAND_OK ? LINK_LOAD_USED : LINK_LOAD_FAILED;
 	if (status != PGRES_TUPLES_OK)
-		return LOAD_FAILED;
+		return LINK_LOAD_FAILED;
 	if (index == LOAD_STATE)
 	{
 		loading_clear();
@@ -188,7 +188,7 @@ sync_load_result(PGresult *res, int index)
 		loading.log_min = int64_value(res, 0, 2);
 		free(tokens_fingerprint);
 		tokens_fingerprint = strdup(PQgetvalue(res, 0, 3));
-		return LOAD_USED;
+		return LINK_LOAD_USED;
 	}
 	/* The toggles, the tokens and the resume window are kept until the load completes. */
 	if (index == LOAD_FEATURES)
@@ -206,7 +206,7 @@ sync_load_result(PGresult *res, int index)
 		PQclear(loading.window);
 		loading.window = res;
 	}
-	return LOAD_KEPT;
+	return LINK_LOAD_KEPT;
 }
 
 /* The columns of a change row: the operation, then the fields from FIELDS_AT. */
@@ -314,7 +314,7 @@ add_to_window(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 	deltas_free(deltas, ndeltas);
 }
 
-void
+static void
 sync_load_done(void)
 {
 	Cache	   *cache = &pushd.cache;
@@ -354,7 +354,7 @@ sync_load_done(void)
 	clients_resync_all();
 }
 
-const char *
+static const char *
 sync_catchup_sql(void)
 {
 	if (catchup_sql == NULL &&
@@ -411,21 +411,40 @@ apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg
 	deltas_free(deltas, ndeltas);
 }
 
-int
+static int
 sync_catchup_result(PGresult *res, int64_t notified_us)
 {
 	switch (epoch_plan(PQntuples(res) > 0 ? PQgetvalue(res, 0, 0) : "(none)"))
 	{
-		case SYNC_CATCH_UP:
+		case LINK_CATCH_UP:
 			break;
-		case SYNC_LOAD:
-			return CATCHUP_RELOAD;
-		case SYNC_REFUSE:
-			return CATCHUP_REFUSE;
+		case LINK_LOAD:
+			return LINK_CATCHUP_RELOAD;
+		case LINK_REFUSE:
+			return LINK_CATCHUP_REFUSE;
 	}
 	tokens_check_fingerprint(PQgetvalue(res, 0, 1));
 	return for_each_version(res, CATCHUP_COLUMNS, apply_and_broadcast, &notified_us);
 }
+
+/* sync_catchup_after: the catch-up reads what came after the cache's version. */
+static int64_t
+sync_catchup_after(void)
+{
+	return pushd.cache.version;
+}
+
+const LinkSteps sync_link_steps = {
+	.listen = "LISTEN toggles",
+	.catchup_sql = sync_catchup_sql,
+	.probe_sql = sync_probe_sql,
+	.plan = sync_plan,
+	.load_sql = sync_load_sql,
+	.load_result = sync_load_result,
+	.load_done = sync_load_done,
+	.catchup_after = sync_catchup_after,
+	.catchup_result = sync_catchup_result,
+};
 
 void
 sync_free(void)
