@@ -567,24 +567,40 @@ note_applied(Written *written, int nwritten, int64_t at_us)
 	}
 }
 
-void
-groups_commit(int64_t version, const ToggleDelta *deltas, int ndeltas, int64_t at_us)
+/* What a commit needs between groups_commit_begin and groups_commit_end. */
+struct GroupsCommit
 {
-	Written    *written = malloc((ndeltas + 1) * sizeof(Written));
-	Evaluated  *items = malloc((ndeltas + 1) * sizeof(Evaluated));
-	const char **removed = malloc((ndeltas + 1) * sizeof(char *));
+	Written    *written;
+	int			nwritten;
+};
+
+GroupsCommit *
+groups_commit_begin(const ToggleDelta *deltas, int ndeltas)
+{
+	GroupsCommit *commit = malloc(sizeof(GroupsCommit));
+
+	if (commit == NULL || (commit->written = malloc((ndeltas + 1) * sizeof(Written))) == NULL)
+		abort();
+	commit->nwritten = ndeltas;
+	note_written(deltas, ndeltas, commit->written);
+	return commit;
+}
+
+void
+groups_commit_end(GroupsCommit *commit, int64_t version, int64_t at_us)
+{
+	int			n = commit->nwritten;
+	Evaluated  *items = malloc((n + 1) * sizeof(Evaluated));
+	const char **removed = malloc((n + 1) * sizeof(char *));
 	Group	   *g;
 
-	if (written == NULL || items == NULL || removed == NULL)
+	if (items == NULL || removed == NULL)
 		abort();
-	note_written(deltas, ndeltas, written);
-	cache_apply(&pushd.cache, version, deltas, ndeltas);
-	note_applied(written, ndeltas, at_us);
+	note_applied(commit->written, n, at_us);
 	for (g = all_groups; g != NULL; g = g->next)
-		commit_group(g, version, written, ndeltas, items, removed, at_us);
-	/* Only now may the rules replaced be freed: the old results pointed into them. */
-	cache_drop_retired(&pushd.cache);
-	free(written);
+		commit_group(g, version, commit->written, n, items, removed, at_us);
+	free(commit->written);
+	free(commit);
 	free(items);
 	free(removed);
 }

@@ -69,11 +69,14 @@ extern Msg *group_snapshot(Group *group, uint64_t *hash);
 extern Msg *group_since(Group *group, int64_t since);
 
 /*
- * groups_commit applies one committed transaction to the cache and sends each group a
- * change with only what changed for it (nothing when nothing did).  The deltas stay the
- * caller's.
+ * A commit in two halves around the cache's (stream_commit): groups_commit_begin notes
+ * what each delta is (new, removed, news) while the cache still has the toggles' old
+ * state; groups_commit_end, once the cache has applied them, sends each group a change
+ * with only what changed for it (nothing when nothing did).  The deltas stay the caller's.
  */
-extern void groups_commit(int64_t version, const ToggleDelta *deltas, int ndeltas, int64_t at_us);
+typedef struct GroupsCommit GroupsCommit;
+extern GroupsCommit *groups_commit_begin(const ToggleDelta *deltas, int ndeltas);
+extern void groups_commit_end(GroupsCommit *commit, int64_t version, int64_t at_us);
 
 /* groups_reload re-evaluates every group after a full load. */
 extern void groups_reload(int64_t at_us);

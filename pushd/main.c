@@ -28,6 +28,7 @@
 #include "pushd.h"
 #include "registry.h"
 #include "schedule.h"
+#include "stream.h"
 #include "sync.h"
 #include "zoneinfo.h"
 #include "tickets.h"
@@ -299,6 +300,7 @@ setup(void)
 	pglink_on_state(registry_link_changed);
 	pglink_on_state(outage_link_changed);
 	pglink_on_shutdown(registry_final_statement);
+	schedule_on_moved(stream_time_moved);
 	if (!pglink_start(&sync_link_steps))
 		return false;
 	registry_start();

@@ -9,8 +9,6 @@
  */
 #include <stdlib.h>
 
-#include "groups.h"
-#include "metrics.h"
 #include "pushd.h"
 #include "schedule.h"
 
@@ -19,6 +17,7 @@
 
 static lws_sorted_usec_list_t tick_timer;
 static bool armed;
+static ScheduleMoved moved_hook;
 
 static void tick(lws_sorted_usec_list_t *sul);
 
@@ -72,13 +71,16 @@ tick(lws_sorted_usec_list_t *sul)
 	if (moved == NULL)
 		abort();
 	n = moved_toggles(moved, at_us);
-	if (n > 0)
-	{
-		metrics.schedule_reevaluations += n;
-		groups_time_changed(moved, n, at_us);
-	}
+	if (n > 0 && moved_hook)
+		moved_hook(moved, n, at_us);
 	free(moved);
 	arm();
+}
+
+void
+schedule_on_moved(ScheduleMoved hook)
+{
+	moved_hook = hook;
 }
 
 void

@@ -7,16 +7,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients.h"
-#include "encode.h"
 #include "epoch_order.h"
-#include "groups.h"
 #include "log.h"
 #include "metrics.h"
 #include "pushd.h"
 #include "pglink.h"
-#include "schedule.h"
+#include "stream.h"
 #include "sync.h"
+#include "toggle.h"
 #include "tokens.h"
 
 /*
@@ -310,48 +308,30 @@ static void
 add_to_window(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 {
 	(void) arg;
-	cache_window_add(&pushd.cache, version, deltas, ndeltas);
+	stream_load_window(version, deltas, ndeltas);
 	deltas_free(deltas, ndeltas);
 }
 
 static void
 sync_load_done(void)
 {
-	Cache	   *cache = &pushd.cache;
-	int64_t		floor;
 	int			row;
 
-	cache_reset(cache, loading.epoch, loading.version);
+	stream_load_begin(loading.epoch, loading.version);
 	for (row = 0; loading.features && row < PQntuples(loading.features); row++)
 	{
 		Toggle		t = {0};
 
 		read_fields(&t, loading.features, row, 0);
-		cache_put(cache, &t);
+		stream_load_toggle(&t);
 		toggle_free(&t);
 	}
 	if (loading.window)
 		for_each_version(loading.window, 0, add_to_window, NULL);
-
-	/* Resume from V is exact when every change after V is in the window. */
-	floor = loading.version - pushd.cfg.resume_window;
-	if (loading.log_min == 0)
-		floor = loading.version;	/* empty log: nothing to resume from */
-	else if (loading.log_min - 1 > floor)
-		floor = loading.log_min - 1;
-	if (floor > loading.version)
-		floor = loading.version;
-	cache->floor = floor;
-
-	log_info("loaded %d toggles at version %lld of epoch %s (resume window from version %lld)",
-			 cache->ntoggles, (long long) cache->version, cache->epoch, (long long) cache->floor);
 	if (loading.tokens && tokens_load_result(loading.tokens))
 		metrics.token_loads++;
+	stream_load_end(loading.log_min);
 	loading_clear();
-	clients_tokens_changed();
-	groups_reload(wall_clock_us());
-	schedule_update();
-	clients_resync_all();
 }
 
 static const char *
@@ -376,7 +356,7 @@ tokens_reloaded(PGresult *res, void *arg)
 	}
 	metrics.token_loads++;
 	log_info("tokens reloaded: %d", tokens_count());
-	clients_tokens_changed();
+	stream_tokens_changed();
 }
 
 /* tokens_check_fingerprint queues a reload of the token set when it changed. */
@@ -395,19 +375,9 @@ tokens_check_fingerprint(const char *fingerprint)
 }
 
 static void
-apply_and_broadcast(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
+commit(int64_t version, ToggleDelta *deltas, int ndeltas, void *arg)
 {
-	int64_t		notified_us = *(int64_t *) arg;
-
-	if (version > pushd.cache.version)
-	{
-		groups_commit(version, deltas, ndeltas, wall_clock_us());
-		metrics.changes_applied++;
-		clients_version_advanced();
-		schedule_update();
-		if (notified_us)
-			metrics_observe_latency((now_us() - notified_us) / 1e6);
-	}
+	stream_commit(version, deltas, ndeltas, *(int64_t *) arg);
 	deltas_free(deltas, ndeltas);
 }
 
@@ -424,7 +394,7 @@ sync_catchup_result(PGresult *res, int64_t notified_us)
 			return LINK_CATCHUP_REFUSE;
 	}
 	tokens_check_fingerprint(PQgetvalue(res, 0, 1));
-	return for_each_version(res, CATCHUP_COLUMNS, apply_and_broadcast, &notified_us);
+	return for_each_version(res, CATCHUP_COLUMNS, commit, &notified_us);
 }
 
 /* sync_catchup_after: the catch-up reads what came after the cache's version. */

@@ -1,6 +1,7 @@
 /*
- * sync.h — keeps the cache in step with the database: the full load (snapshot and resume
- * window in one repeatable-read transaction) and the catch-up from toggles.changes.
+ * sync.h — what pushd's queries mean: the probe, the full load (state, toggles, tokens and
+ * resume window in one repeatable-read transaction) and the catch-up from toggles.changes,
+ * turned into the sequencer's calls (stream.h).
  */
 #ifndef PUSHD_SYNC_H
 #define PUSHD_SYNC_H
