@@ -8,6 +8,7 @@
  * listener_handshake_done turns it back on.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -33,8 +34,15 @@
 /* How often an accept() failure (descriptors exhausted) may be logged. */
 #define ACCEPT_ERROR_LOG_US (10 * LWS_US_PER_SEC)
 
+/*
+ * After this many handshakes at once, the allocator is asked to give freed memory back
+ * once they are over (listener_handshake_done).
+ */
+#define TRIM_AFTER_HANDSHAKES 64
+
 static struct lws *listen_wsi;
 static bool paused;
+static int	handshakes_peak;
 static uint64_t pauses;
 static int64_t accept_error_logged_us;
 
@@ -135,6 +143,14 @@ tune_accepted(int fd)
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPCNT, &probes, sizeof(probes));
 }
 
+/* note_handshakes remembers the most handshakes in progress at once since the last trim. */
+static void
+note_handshakes(void)
+{
+	if (limits_handshakes() > handshakes_peak)
+		handshakes_peak = limits_handshakes();
+}
+
 static void
 pause_accepting(void)
 {
@@ -148,6 +164,17 @@ pause_accepting(void)
 void
 listener_handshake_done(void)
 {
+	/*
+	 * A storm is over when no handshake is left.  Its header tables (16 KiB each) were
+	 * freed, but the allocator keeps freed memory for reuse, and those blocks sit between
+	 * the long-lived client records: malloc_trim returns the free pages inside the heap
+	 * to the system, so that a storm does not stay in the resident memory.
+	 */
+	if (limits_handshakes() == 0 && handshakes_peak >= TRIM_AFTER_HANDSHAKES)
+	{
+		handshakes_peak = 0;
+		malloc_trim(0);
+	}
 	if (!paused || listen_wsi == NULL || limits_handshakes() >= pushd.cfg.max_handshakes)
 		return;
 	paused = false;
@@ -189,6 +216,7 @@ accept_batch(int listen_fd)
 		/* On failure lws has closed the descriptor; the limits let go of it below. */
 		lws_adopt_socket_vhost(pushd.vhost, fd);
 		limits_adopt_done();
+		note_handshakes();
 	}
 }
 

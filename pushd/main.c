@@ -174,12 +174,13 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 
 /*
  * Stream buffers.  lws allocates rx_buffer_size for every connection, and clients send
- * next to nothing (pings), so it is small; client_receive reassembles bigger frames up to
- * --max-client-frame.  With tx_packet_size left at 0, lws would cut every send to the rx
+ * next to nothing (pings, pongs, a context now and then), so it is small, but no smaller
+ * than a control frame (125 bytes of payload); client_receive reassembles bigger frames
+ * up to --max-client-frame.  With tx_packet_size left at 0, lws would cut every send to the rx
  * buffer size and copy the rest of each snapshot into a per-client list, a few bytes per
  * writable event; STREAM_TX_PACKET lets a snapshot go to the kernel in one send().
  */
-#define STREAM_RX_BUFFER 512
+#define STREAM_RX_BUFFER 128
 #define STREAM_TX_PACKET (256 * 1024)
 
 static struct lws_protocols protocols[] = {
