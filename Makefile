@@ -143,7 +143,7 @@ install-pushd: $(PUSHD) $(PUSHD_MAN)
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
 	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets \
-	tests/unit/test_epoch_order
+	tests/unit/test_epoch_order tests/unit/test_groups
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -175,6 +175,14 @@ tests/unit/test_tokens: tests/unit/test_tokens.c pushd/scope.c pushd/auth.c push
 tests/unit/test_db_targets: tests/unit/test_db_targets.c pushd/db_targets.c pushd/db_targets.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -I$(shell $(PG_CONFIG) --includedir) -o $@ \
 		tests/unit/test_db_targets.c pushd/db_targets.c -L$(shell $(PG_CONFIG) --libdir) -lpq -lcmocka
+
+# Groups without the client layer: evaluation, sharing, what each group is sent (its sink).
+TEST_GROUPS_SRCS = pushd/groups.c pushd/cache.c pushd/toggle.c pushd/encode.c pushd/message.c \
+	pushd/context.c pushd/scope.c pushd/log.c pushd/config.c pushd/acl.c $(COMMON_SRCS)
+tests/unit/test_groups: tests/unit/test_groups.c $(TEST_GROUPS_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
+	$(CC) $(UNIT_CFLAGS) $(UNIT_COVERAGE) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
+		$(shell pkg-config --cflags libwebsockets libcjson) -o $@ tests/unit/test_groups.c \
+		$(TEST_GROUPS_SRCS) $(shell pkg-config --libs libwebsockets libcjson) -lcmocka
 
 tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka

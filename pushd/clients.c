@@ -32,21 +32,32 @@
 #include "registry.h"
 #include "sse.h"
 
-static Client *head;
-static int	nclients;
+static lws_dll2_owner_t all_clients;	/* Client.list, newest first */
 static int	nwaiting;			/* clients waiting for a version from ahead */
 static uint64_t next_id = 1;
 
 int
 clients_count(void)
 {
-	return nclients;
+	return (int) all_clients.count;
+}
+
+static Client *
+client_of(lws_dll2_t *d)
+{
+	return d ? lws_container_of(d, Client, list) : NULL;
 }
 
 Client *
 clients_first(void)
 {
-	return head;
+	return client_of(lws_dll2_get_head(&all_clients));
+}
+
+Client *
+clients_next(const Client *c)
+{
+	return client_of(c->list.next);
 }
 
 static void
@@ -160,10 +171,29 @@ enqueue_for(Client *c, Msg *msg)
 void
 clients_broadcast_group(Group *group, Msg *msg)
 {
-	Client	   *c;
+	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&group->members))
+	{
+		enqueue_for(lws_container_of(d, Client, group_member), msg);
+	}
+	lws_end_foreach_dll(d);
+}
 
-	for (c = group->members; c != NULL; c = c->group_next)
-		enqueue_for(c, msg);
+/* client_join makes c a member of g, taking over one reference. */
+static void
+client_join(Client *c, Group *g)
+{
+	c->group = g;
+	group_join(g, &c->group_member);
+}
+
+/* client_leave takes c out of its group, if any, and releases the reference. */
+static void
+client_leave(Client *c)
+{
+	if (c->group == NULL)
+		return;
+	group_leave(c->group, &c->group_member);
+	c->group = NULL;
 }
 
 static void
@@ -203,7 +233,7 @@ clients_version_advanced(void)
 
 	if (nwaiting == 0)
 		return;
-	for (c = head; c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 		if (c->waiting_future && caught_up(c))
 			resume_now(c);
 }
@@ -213,7 +243,7 @@ clients_resync_all(void)
 {
 	Client	   *c;
 
-	for (c = head; c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 	{
 		if (c->close_code)
 			continue;
@@ -252,7 +282,7 @@ clients_close_all(void)
 {
 	Client	   *c;
 
-	for (c = head; c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 		clients_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
 }
 
@@ -377,7 +407,7 @@ clients_confirm_upgrade(struct lws *wsi)
 static void
 client_attach(Client *c, Group *g, const char *since, const char *epoch)
 {
-	group_join(g, c);
+	client_join(c, g);
 	start_stream(c, since, epoch);
 	registry_client_open(c);
 	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
@@ -422,11 +452,7 @@ client_init(Client *c, struct lws *wsi, bool sse)
 		c->user_agent = strdup(ua);
 	}
 
-	c->next = head;
-	if (head)
-		head->prev = c;
-	head = c;
-	nclients++;
+	lws_dll2_add_head(&c->list, &all_clients);
 }
 
 void
@@ -459,16 +485,10 @@ client_closed(Client *c)
 {
 	if (c->wsi == NULL)
 		return;
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
-	nclients--;
+	lws_dll2_remove(&c->list);
 	stop_waiting(c);
 	registry_client_close(c);
-	group_leave(c);
+	client_leave(c);
 	queue_clear(c);
 	free(c->queue);
 	free(c->rx);
@@ -672,8 +692,8 @@ change_context(Client *c, const char *raw, size_t len)
 		reply_error(c, "invalid_context", err);
 		return;
 	}
-	group_leave(c);
-	group_join(g, c);
+	client_leave(c);
+	client_join(c, g);
 	registry_client_context(c);
 	queue_drop_versioned(c);
 	c->coalesce = false;
@@ -811,7 +831,7 @@ clients_tokens_changed(void)
 	int64_t		now = wall_clock_us();
 	int64_t		next;
 
-	for (Client *c = head; c; c = c->next)
+	for (Client *c = clients_first(); c; c = clients_next(c))
 	{
 		const Token *token;
 		TokenVerdict verdict;

@@ -26,8 +26,7 @@
 
 typedef struct Client
 {
-	struct Client *next;
-	struct Client *prev;
+	lws_dll2_t	list;			/* every client (clients_first, clients_next) */
 	struct lws *wsi;
 	uint64_t	id;
 	char		peer[48];		/* INET6_ADDRSTRLEN fits */
@@ -37,8 +36,7 @@ typedef struct Client
 	int64_t		connected_us;	/* wall clock, for connected_at */
 
 	Group	   *group;			/* whose results and messages it gets */
-	struct Client *group_next;	/* the group's members */
-	struct Client *group_prev;
+	lws_dll2_t	group_member;	/* in group->members */
 
 	Msg		  **queue;			/* ring of shared messages, allocated at the first */
 	int			queue_cap;
@@ -90,9 +88,14 @@ extern int	clients_sse_writeable(Client *c);
  */
 extern void clients_open_notify(Client *c, struct lws *wsi, Group *g, int64_t token_id);
 extern void clients_sse_closed(Client *c);
+/* clients_first, clients_next: every client, newest first. */
 extern Client *clients_first(void);
+extern Client *clients_next(const Client *c);
 
-/* clients_broadcast_group queues msg for every client of group (each takes a reference). */
+/*
+ * clients_broadcast_group queues msg for every client of group (each takes a reference):
+ * the groups' sink (groups_on_change), wired by main.c.
+ */
 extern void clients_broadcast_group(Group *group, Msg *msg);
 
 /* clients_version_advanced lets clients that resumed from ahead go on once caught up. */

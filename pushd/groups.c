@@ -13,7 +13,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "clients.h"
 #include "context.h"
 #include "encode.h"
 #include "groups.h"
@@ -25,6 +24,7 @@ static Group *all_groups;
 static int	ngroups;
 static Group **table;
 static uint32_t table_size;		/* a power of two, or 0 */
+static GroupSink sink;
 
 /* What a transaction did to one toggle, as every group needs to know it. */
 typedef struct Written
@@ -312,32 +312,22 @@ group_release(Group *g)
 }
 
 void
-group_join(Group *g, Client *c)
+group_join(Group *g, lws_dll2_t *member)
 {
-	c->group = g;
-	c->group_prev = NULL;
-	c->group_next = g->members;
-	if (g->members)
-		g->members->group_prev = c;
-	g->members = c;
+	lws_dll2_add_head(member, &g->members);
 }
 
 void
-group_leave(Client *c)
+group_leave(Group *g, lws_dll2_t *member)
 {
-	Group	   *g = c->group;
-
-	if (g == NULL)
-		return;
-	if (c->group_prev)
-		c->group_prev->group_next = c->group_next;
-	else
-		g->members = c->group_next;
-	if (c->group_next)
-		c->group_next->group_prev = c->group_prev;
-	c->group = NULL;
-	c->group_next = c->group_prev = NULL;
+	lws_dll2_remove(member);
 	group_release(g);
+}
+
+void
+groups_on_change(GroupSink on_change)
+{
+	sink = on_change;
 }
 
 /* to_msg turns serialised text into a message, logging what cannot be sent. */
@@ -490,7 +480,8 @@ send_change(Group *g, int64_t version, const char *cause, const Evaluated *items
 	if (msg == NULL)
 		return;
 	msg->schedule = cause != NULL;
-	clients_broadcast_group(g, msg);
+	if (sink)
+		sink(g, msg);
 	msg_unref(msg);
 }
 

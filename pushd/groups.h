@@ -6,6 +6,7 @@
 #ifndef PUSHD_GROUPS_H
 #define PUSHD_GROUPS_H
 
+#include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -14,8 +15,6 @@
 #include "message.h"
 #include "scope.h"
 #include "targeting.h"
-
-struct Client;
 
 typedef struct Group
 {
@@ -29,8 +28,8 @@ typedef struct Group
 	TgContext  *parsed;
 	TgResult   *results;		/* by toggle slot, current for every cached toggle */
 	int			nresults;		/* allocated */
-	int			refs;			/* clients and requests holding it */
-	struct Client *members;		/* clients, linked through Client.group_next */
+	int			refs;			/* members and requests holding it */
+	lws_dll2_owner_t members;	/* whoever joined it (clients.c: its clients) */
 	Msg		   *snapshot;		/* serialised lazily, dropped on every change */
 	uint64_t	snapshot_hash;	/* FNV-1a of the snapshot's text (ETags) */
 } Group;
@@ -47,9 +46,21 @@ extern void group_release(Group *group);
 /* group_context_valid: whether group_acquire would take the context (nothing is kept). */
 extern bool group_context_valid(const char *context, size_t len, char *err, size_t errlen);
 
-/* group_join makes client a member (taking over one reference); group_leave undoes it. */
-extern void group_join(Group *group, struct Client *client);
-extern void group_leave(struct Client *client);
+/*
+ * group_join makes member one of the group's members, taking over one reference;
+ * group_leave takes it out and releases that reference.  What a member is, is its
+ * owner's (clients.c embeds the link in a Client).
+ */
+extern void group_join(Group *group, lws_dll2_t *member);
+extern void group_leave(Group *group, lws_dll2_t *member);
+
+/*
+ * A GroupSink receives each change a group sends (a transaction's, a schedule's), once
+ * per group: delivering it to the group's members is the sink's.  main.c wires the
+ * clients' (clients_broadcast_group); with none, changes are only evaluated.
+ */
+typedef void (*GroupSink) (Group *group, Msg *msg);
+extern void groups_on_change(GroupSink sink);
 
 /*
  * group_visible: whether the group's clients may know of toggle name at all.  Every path

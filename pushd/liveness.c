@@ -31,7 +31,7 @@ sweep(lws_sorted_usec_list_t *sul)
 	int64_t		dead_after = ping_after + (int64_t) pushd.cfg.pong_timeout_s * LWS_US_PER_SEC;
 
 	(void) sul;
-	for (Client *c = clients_first(); c != NULL; c = c->next)
+	for (Client *c = clients_first(); c != NULL; c = clients_next(c))
 	{
 		int64_t		silent = now - c->heard_us;
 

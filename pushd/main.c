@@ -302,6 +302,7 @@ setup(void)
 	pglink_on_state(outage_link_changed);
 	pglink_on_shutdown(registry_final_statement);
 	schedule_on_moved(stream_time_moved);
+	groups_on_change(clients_broadcast_group);
 	if (!pglink_start(&sync_link_steps))
 		return false;
 	registry_start();

@@ -75,7 +75,7 @@ close_step(lws_sorted_usec_list_t *sul)
 	Client	   *c;
 
 	(void) sul;
-	for (c = clients_first(); c != NULL && due > 0; c = c->next)
+	for (c = clients_first(); c != NULL && due > 0; c = clients_next(c))
 	{
 		if (!is_open(c))
 			continue;
@@ -100,7 +100,7 @@ grace_over(lws_sorted_usec_list_t *sul)
 	closing_total = 0;
 	closing_done = 0;
 	closing_phase = random() / ((double) RAND_MAX + 1);
-	for (c = clients_first(); c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 		closing_total += is_open(c);
 	log_warn("database link down for %d s (--outage-grace): closing %d clients (1013) over %d s",
 			 pushd.cfg.outage_grace_s, closing_total, pushd.cfg.outage_close_spread_s);

@@ -224,7 +224,7 @@ registry_link_changed(bool ready)
 	 */
 	drop_pending();
 	clear_node_first = true;
-	for (c = clients_first(); c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 		if (c->registration)
 			add_pending(c->id, c->registration, false);
 	flush(NULL);

@@ -96,7 +96,7 @@ sweep(lws_sorted_usec_list_t *sul)
 	int			n = 0;
 
 	(void) sul;
-	for (c = clients_first(); c != NULL; c = c->next)
+	for (c = clients_first(); c != NULL; c = clients_next(c))
 		if (c->sse && !c->close_code)
 		{
 			c->heartbeat_due = true;
