@@ -58,6 +58,22 @@ pg_regress_counts() {
 	echo "$(( ${all:-0} - ${failed:-0} )) ${failed:-0}"
 }
 
+# run_layers: scripts/check-layers.sh (no include against the direction of the daemon's
+# layers, docs/development.md "Layers") and its self-test (an added forbidden include is
+# caught); each rule counts once in each.
+run_layers() {
+	local out p f passed=0 failed=0 mode
+	for mode in "" --self-test; do
+		echo "== layers${mode:+ $mode}"
+		out=$("$top/scripts/check-layers.sh" $mode 2>&1)
+		echo "$out"
+		read -r p f < <(echo "$out" | sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1 \2/p' | tail -n 1)
+		passed=$((passed + ${p:-0}))
+		failed=$((failed + ${f:-1}))
+	done
+	record layers "$passed" "$failed"
+}
+
 run_unit() {
 	local passed=0 failed=0 t out p f
 	for t in "$top"/tests/unit/test_*; do
@@ -217,9 +233,10 @@ run_package() {
 }
 
 # TOGGLES_SUITES: which suites run (default all); `make chaos` runs only tap.
-suites=" ${TOGGLES_SUITES:-unit fuzz run regress isolation package tap} "
+suites=" ${TOGGLES_SUITES:-layers unit fuzz run regress isolation package tap} "
 wanted() { [[ $suites == *" $1 "* ]]; }
 
+wanted layers && run_layers
 wanted unit && run_unit
 wanted fuzz && run_fuzz
 wanted run && run_make_run
