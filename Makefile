@@ -180,7 +180,7 @@ tests/unit/test_db_targets: tests/unit/test_db_targets.c pushd/db_targets.c push
 TEST_GROUPS_SRCS = pushd/groups.c pushd/cache.c pushd/toggle.c pushd/encode.c pushd/message.c \
 	pushd/context.c pushd/scope.c pushd/log.c pushd/config.c pushd/acl.c $(COMMON_SRCS)
 tests/unit/test_groups: tests/unit/test_groups.c $(TEST_GROUPS_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
-	$(CC) $(UNIT_CFLAGS) $(UNIT_COVERAGE) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
+	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 		$(shell pkg-config --cflags libwebsockets libcjson) -o $@ tests/unit/test_groups.c \
 		$(TEST_GROUPS_SRCS) $(shell pkg-config --libs libwebsockets libcjson) -lcmocka
 
@@ -188,6 +188,11 @@ tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c p
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka
 
 unit-tests: $(UNIT_TESTS)
+
+# make coverage: line coverage (gcov) of groups, the sequencer, sync, pglink, the cache and
+# the encoder by the C unit tests alone (scripts/coverage.sh; docs/development.md, "Layers").
+coverage:
+	scripts/coverage.sh
 
 # Tools the TAP tests run: a libpq LISTEN client; the network lab's helper, which
 # scripts/test.sh installs setuid root (tests/tools/netlab_ctl.c says why that is safe);
@@ -230,7 +235,7 @@ chaos: deps
 	TOGGLES_SUITES=tap TOGGLES_TAP_TESTS=t/051_chaos.pl CHAOS_SECONDS=$(CHAOS_SECONDS) \
 		CHAOS_SEED=$${CHAOS_SEED:-$$(date +%s)} scripts/test.sh
 
-.PHONY: deps test run bench unit-tests test-tools pushd install-pushd chaos
+.PHONY: deps test run bench unit-tests test-tools pushd install-pushd chaos coverage
 
 # make console-screenshot: docs/console.png again, as the browser test (tests/t/061)
 # takes it of a real pushd in Debian's Chromium.
