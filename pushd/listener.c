@@ -26,7 +26,7 @@
  * Accepts per readiness: enough to keep the loop busy, few enough that the connections
  * already in their handshake are served between two batches.
  */
-#define ACCEPT_BATCH 64
+#define ACCEPT_BATCH 512
 
 /* The kernel caps it at net.core.somaxconn. */
 #define LISTEN_BACKLOG 4096
@@ -120,22 +120,28 @@ listener_start(void)
 				  pushd.cfg.listen);
 		return false;
 	}
+	listener_tune();
 	return true;
 }
 
 /*
- * tune_accepted: what lws did to the sockets it accepted itself (no Nagle), and TCP
- * keepalive, which finds a vanished peer of a stream that cannot answer a WebSocket ping
- * (SSE) within --ping-interval + 3 probes --pong-timeout / 3 apart.
+ * listener_tune: what every accepted socket gets, set once on the listening socket, whose
+ * options Linux copies to each socket it accepts (no system call per client): no Nagle,
+ * as lws gives the sockets it accepts itself, and TCP keepalive, which finds a vanished
+ * peer of a stream that cannot answer a WebSocket ping (SSE) within --ping-interval +
+ * 3 probes --pong-timeout / 3 apart.
  */
-static void
-tune_accepted(int fd)
+void
+listener_tune(void)
 {
+	int			fd = listen_wsi ? lws_get_socket_fd(listen_wsi) : -1;
 	int			one = 1;
 	int			idle = pushd.cfg.ping_interval_s;
 	int			interval = pushd.cfg.pong_timeout_s / 3 > 0 ? pushd.cfg.pong_timeout_s / 3 : 1;
 	int			probes = 3;
 
+	if (fd < 0)
+		return;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof(one));
 	setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof(idle));
@@ -212,7 +218,6 @@ accept_batch(int listen_fd)
 			close(fd);
 			continue;
 		}
-		tune_accepted(fd);
 		/* On failure lws has closed the descriptor; the limits let go of it below. */
 		lws_adopt_socket_vhost(pushd.vhost, fd);
 		limits_adopt_done();

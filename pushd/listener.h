@@ -17,6 +17,9 @@
 /* listener_start opens --listen and adopts it into pushd.vhost; false (logged) on failure. */
 extern bool listener_start(void);
 
+/* listener_tune applies the settings accepted sockets inherit (again, after a reload). */
+extern void listener_tune(void);
+
 /* listener_handshake_done: a handshake ended (streaming, closed): accept again if paused. */
 extern void listener_handshake_done(void);
 

@@ -323,6 +323,7 @@ reload(void)
 	}
 	log_min_level = pushd.cfg.log_level;
 	limits_start();
+	listener_tune();
 	origin_start();
 	tls_reload();
 	log_info("settings reloaded%s%s", err[0] ? "; " : "", err);
