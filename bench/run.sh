@@ -158,11 +158,11 @@ loadgen() {
 }
 
 if $quick; then
-	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storm=2000
+	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storms="1000 2000" storm_conc=500
 	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000 tg_clients=200 tg_repeat=4
 else
-	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storm=10000
-	tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000 tg_clients=1000 tg_repeat=10
+	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storms="9500 19000"
+	storm_conc=2000 tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000 tg_clients=1000 tg_repeat=10
 fi
 
 : >"$work/loadgen.log"
@@ -172,7 +172,9 @@ for name in floor pushd node; do
 	loadgen $name fanout --steps $steps --repeat $repeat
 	loadgen $name latency --clients 1 --flips $lat_flips --rate 50
 	loadgen $name latency --clients $lat_many --flips $lat_flips --rate 50
-	loadgen $name storm --clients $storm
+	for storm in $storms; do
+		loadgen $name storm --clients $storm --concurrency $storm_conc
+	done
 	loadgen $name throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
 	loadgen $name connrate --clients $cr_clients --concurrency 200
 	stop_server
@@ -192,4 +194,9 @@ stop_server
 cp "$raw" "$results/raw.csv"
 node "$bench/report.js" "$results/raw.csv" "$results" "$mode"
 gnuplot -e "datadir='$results'" "$bench/plot.gp"
-echo "bench: results in bench/results/latest.md and bench/results/latency-fanout.png"
+# The history: every run's table and figures under its date; latest.md is the newest.
+stamp=$(date -u +%Y-%m-%d-%H%M)
+mkdir -p "$results/history"
+cp "$results/latest.md" "$results/history/$stamp-$mode.md"
+cp "$results/raw.csv" "$results/history/$stamp-$mode.csv"
+echo "bench: results in bench/results/latest.md (and history/$stamp-$mode.md), bench/results/latency-fanout.png"

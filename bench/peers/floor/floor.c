@@ -1,8 +1,9 @@
 /*
  * floor.c — the benchmark's yardstick: the least a toggle relay can do.  One thread, one
- * epoll loop; it accepts the WebSocket upgrade, sends a snapshot frame built once at start,
- * and on every NOTIFY toggles writes one frame, built once, to every client.  Nothing else:
- * no reading of the change log, no per-client queue, no connection rows, no pings.
+ * epoll loop; it accepts the WebSocket upgrade, sends a snapshot frame built once at start
+ * (with the members of pushd's, so as many bytes), and on every NOTIFY toggles writes one
+ * frame, built once, to every client.  Nothing else: no reading of the change log, no
+ * per-client queue, no connection rows, no pings.
  *
  *   floor --port P --db CONNINFO
  */
@@ -217,11 +218,50 @@ pg_readable(PGconn *pg)
 	}
 }
 
+/*
+ * SNAPSHOT_SQL: the snapshot frame pushd sends, built by the database: every toggle with
+ * the members pushd's T has (docs/protocol.md), so that both send as many bytes.
+ */
+#define SNAPSHOT_SQL \
+	"SELECT jsonb_build_object('type', 'snapshot', 'epoch', toggles.snapshot()->'epoch', " \
+	"'version', (SELECT coalesce(max(version), 0) FROM toggles.features), " \
+	"'toggles', (SELECT coalesce(jsonb_agg(jsonb_build_object('name', name, 'active', is_active, " \
+	"'variant', NULL, 'reason', 'DEFAULT', 'version', version, 'description', description, " \
+	"'updated_at', updated_at) ORDER BY name), '[]') FROM toggles.features))::text"
+
+/* minify drops the whitespace jsonb's text puts outside strings; returns the new length. */
+static size_t
+minify(char *s)
+{
+	char	   *out = s;
+	bool		in_string = false;
+
+	for (char *p = s; *p; p++)
+	{
+		if (in_string)
+		{
+			*out++ = *p;
+			if (*p == '\\' && p[1])
+				*out++ = *++p;
+			else if (*p == '"')
+				in_string = false;
+		}
+		else if (*p == '"')
+		{
+			in_string = true;
+			*out++ = *p;
+		}
+		else if (*p != ' ' && *p != '\n')
+			*out++ = *p;
+	}
+	*out = '\0';
+	return (size_t) (out - s);
+}
+
 static bool
 load_snapshot(PGconn *pg)
 {
-	PGresult   *res = PQexec(pg, "SELECT toggles.snapshot()::text");
-	const char *s;
+	PGresult   *res = PQexec(pg, SNAPSHOT_SQL);
 	char	   *text;
 	size_t		len;
 
@@ -231,10 +271,10 @@ load_snapshot(PGconn *pg)
 		PQclear(res);
 		return false;
 	}
-	s = PQgetvalue(res, 0, 0);
-	text = malloc(strlen(s) + 32);
-	len = (size_t) sprintf(text, "{\"type\":\"snapshot\",%s", s + 1);
+	text = strdup(PQgetvalue(res, 0, 0));
+	len = minify(text);
 	snapshot_frame = frame_new(text, len, &snapshot_len);
+	fprintf(stderr, "floor: snapshot of %zu bytes\n", len);
 	free(text);
 	PQclear(res);
 	return true;
