@@ -105,6 +105,16 @@ queue_push(Client *c, Msg *msg)
 static void close_soon(Client *c, int code, const char *reason);
 static void stop_waiting(Client *c);
 
+/* want_write asks for c's next WRITEABLE (an SSE stream reads only meanwhile: sse.c). */
+static void
+want_write(Client *c)
+{
+	if (c->sse)
+		sse_want_write(c->wsi);
+	else
+		lws_callback_on_writable(c->wsi);
+}
+
 static bool
 has_output(const Client *c)
 {
@@ -128,7 +138,7 @@ close_soon(Client *c, int code, const char *reason)
 		return;
 	c->close_code = code;
 	c->close_reason = reason;
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 	/* A client that reads nothing never becomes writable: do not wait for it forever. */
 	lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, 5);
 }
@@ -165,7 +175,7 @@ enqueue_for(Client *c, Msg *msg)
 		queue_clear(c);
 		c->coalesce = true;
 	}
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 void
@@ -223,7 +233,7 @@ resume_now(Client *c)
 	stop_waiting(c);
 	c->sent_version = c->resume_from;
 	c->coalesce = true;
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 void
@@ -273,7 +283,7 @@ clients_resync_all(void)
 			stop_waiting(c);
 		}
 		c->needs_snapshot = true;
-		lws_callback_on_writable(c->wsi);
+		want_write(c);
 	}
 }
 
@@ -412,7 +422,7 @@ client_attach(Client *c, Group *g, const char *since, const char *epoch)
 	registry_client_open(c);
 	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
 	if (pushd.cache.loaded && has_output(c))
-		lws_callback_on_writable(c->wsi);
+		want_write(c);
 }
 
 /* client_init: a new client of wsi, in the list, in no group yet. */
@@ -615,7 +625,7 @@ write_next(Client *c)
 		msg_unref(msg);
 	}
 	if (rc == 0 && has_output(c))
-		lws_callback_on_writable(c->wsi);
+		want_write(c);
 	return rc;
 }
 
@@ -629,7 +639,7 @@ reply(Client *c, const char *json)
 		return;
 	queue_push(c, msg);			/* a client flooding pings past its backlog gets fewer answers */
 	msg_unref(msg);
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 /* reply_error queues an error message whose text is err. */
@@ -699,7 +709,7 @@ change_context(Client *c, const char *raw, size_t len)
 	c->coalesce = false;
 	stop_waiting(c);
 	c->needs_snapshot = true;
-	lws_callback_on_writable(c->wsi);
+	want_write(c);
 }
 
 static void
@@ -806,8 +816,13 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 int
 clients_sse_writeable(Client *c)
 {
+	int			rc;
+
 	c->last_writable = now_us();
-	return write_next(c);
+	rc = write_next(c);
+	if (rc == 0)
+		sse_wrote(c->wsi, has_output(c));
+	return rc;
 }
 
 void

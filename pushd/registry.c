@@ -242,6 +242,15 @@ registry_final_statement(PglinkFinal *final)
 	return true;
 }
 
+/* The transport column's value (0.3.0; an older extension ignores the member). */
+static const char *
+client_transport(const Client *client)
+{
+	if (!client->sse)
+		return "websocket";
+	return client->notify ? "ofrep-events" : "sse";
+}
+
 /* registration_json: the client's element of a register_connections batch. */
 static char *
 registration_json(const Client *client)
@@ -264,8 +273,8 @@ registration_json(const Client *client)
 	textbuf_json_string(&json, client->user_agent ? client->user_agent : "");
 	textbuf_puts(&json, ",\"context\":");
 	textbuf_puts(&json, client->group ? client->group->context : "{}");
-	textbuf_printf(&json, ",\"connected_at\":\"%s.%06ldZ\"}", stamp,
-				   (long) (client->connected_us % 1000000));
+	textbuf_printf(&json, ",\"connected_at\":\"%s.%06ldZ\",\"transport\":\"%s\"}", stamp,
+				   (long) (client->connected_us % 1000000), client_transport(client));
 	/* It is kept for the client's life: no spare room. */
 	if (json.data && (exact = realloc(json.data, json.len + 1)) != NULL)
 		json.data = exact;

@@ -6,9 +6,11 @@
  * passes (no tokens loaded yet, the database down, a node shutting down) is a 200 whose
  * body says retry: and ends; only a token that is refused is a 401, which should stop it.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "auth.h"
 #include "conn_limits.h"
@@ -31,6 +33,7 @@ typedef struct SseCounters
 	uint64_t	streams;		/* streams started */
 	uint64_t	retries;		/* answered or ended with retry: */
 	uint64_t	heartbeats;		/* comment lines written */
+	uint64_t	hangups;		/* streams let go by the sweep: their client had hung up */
 } SseCounters;
 
 static SseCounters counters;
@@ -88,21 +91,73 @@ retry_later(struct lws *wsi, const char *why)
 	return 1;
 }
 
-/* sweep asks every SSE client for a heartbeat: one timer, however many streams. */
+/*
+ * A stream reads only while it has something to write.  lws 4.1.6 does not read a
+ * connection whose response is under way (LRS_DOING_TRANSACTION): a client that hung up
+ * (or sent anything) leaves its socket readable, and poll would return at once, forever.
+ * Turning reading off (rx flow control) ends that, but lws then serves no POLLOUT either
+ * (rops_handle_POLLIN_h1 returns early for a flow-controlled wsi).  So reading is on from
+ * a request to write until what was written has left (sse_wrote), and off in between;
+ * the sweep finds clients that hung up meanwhile (peer_gone), and a write to one meets a
+ * reset, which lws sees as a hang-up and closes.
+ */
+void
+sse_want_write(struct lws *wsi)
+{
+	lws_rx_flow_control(wsi, 1);
+	lws_callback_on_writable(wsi);
+}
+
+void
+sse_wrote(struct lws *wsi, bool more)
+{
+	if (!more && !lws_send_pipe_choked(wsi))
+		lws_rx_flow_control(wsi, 0);
+}
+
+/*
+ * peer_gone: the client of a stream has hung up (it sent its FIN, or the connection is
+ * broken).  A stream's client sends nothing after its request, so anything else waiting
+ * is left where it is.
+ */
+static bool
+peer_gone(struct lws *wsi)
+{
+	char		byte;
+	ssize_t		n = recv(lws_get_socket_fd(wsi), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+
+	return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR);
+}
+
+/*
+ * sweep asks every SSE client for a heartbeat, and lets go of those whose client hung up:
+ * one timer, however many streams.
+ */
 static void
 sweep(lws_sorted_usec_list_t *sul)
 {
 	Client	   *c;
+	Client	   *next;
 	int			n = 0;
 
 	(void) sul;
-	for (c = clients_first(); c != NULL; c = clients_next(c))
+	for (c = clients_first(); c != NULL; c = next)
+	{
+		next = clients_next(c);	/* a stream closed here leaves the list */
 		if (c->sse && !c->close_code)
 		{
+			if (peer_gone(c->wsi))
+			{
+				counters.hangups++;
+				/* Now: not inside a callback of that connection. */
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+				continue;
+			}
 			c->heartbeat_due = true;
-			lws_callback_on_writable(c->wsi);
+			sse_want_write(c->wsi);
 			n++;
 		}
+	}
 	sweep_armed = n > 0;
 	if (sweep_armed)
 		lws_sul_schedule(pushd.context, 0, &sweep_timer, sweep,
@@ -145,6 +200,8 @@ begin_stream(struct lws *wsi)
 	/* The headers are out: the handshake deadline and lws's own timeouts end here. */
 	limits_established(wsi);
 	lws_http_mark_sse(wsi);
+	/* Its first WRITEABLE stops its reading if it has nothing to write (sse_wrote). */
+	lws_callback_on_writable(wsi);
 	counters.streams++;
 	/* A stream that breaks (a node killed) is resumed after 1 s, not the browser's 3 s. */
 	memcpy(retry + LWS_PRE, "retry: 1000\n\n", 13);
@@ -323,7 +380,10 @@ sse_render_metrics(TextBuf *buf)
 				   "pushd_sse_retries_total %llu\n"
 				   "# HELP pushd_sse_heartbeats_total SSE heartbeat comments written.\n"
 				   "# TYPE pushd_sse_heartbeats_total counter\n"
-				   "pushd_sse_heartbeats_total %llu\n",
+				   "pushd_sse_heartbeats_total %llu\n"
+				   "# HELP pushd_sse_hangups_total SSE streams let go at a heartbeat sweep because their client had hung up.\n"
+				   "# TYPE pushd_sse_hangups_total counter\n"
+				   "pushd_sse_hangups_total %llu\n",
 				   (unsigned long long) counters.streams, (unsigned long long) counters.retries,
-				   (unsigned long long) counters.heartbeats);
+				   (unsigned long long) counters.heartbeats, (unsigned long long) counters.hangups);
 }

@@ -41,6 +41,13 @@ extern bool sse_write_heartbeat(Client *c);
  */
 extern int	sse_end(Client *c, int code);
 
+/*
+ * sse_want_write asks for a stream's next WRITEABLE; sse_wrote, after a WRITEABLE that
+ * left more (or nothing) to write.  A stream reads only in between (see sse.c).
+ */
+extern void sse_want_write(struct lws *wsi);
+extern void sse_wrote(struct lws *wsi, bool more);
+
 extern void sse_render_metrics(TextBuf *buf);
 
 #endif

@@ -71,10 +71,15 @@ CREATE UNLOGGED TABLE toggles.connections (
     context      jsonb NOT NULL DEFAULT '{}',
     connected_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
     last_seen    timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    -- Since 0.3.0, last: where the upgrade's ADD COLUMN puts it.
+    transport    text NOT NULL DEFAULT 'websocket'
+                 CHECK (transport IN ('websocket', 'sse', 'ofrep-events')),
     PRIMARY KEY (node, conn_id)
 );
 COMMENT ON TABLE toggles.connections IS
-    'Live WebSocket connections of every toggles-pushd node; last_seen is the node''s last heartbeat';
+    'Live stream clients of every toggles-pushd node; last_seen is the node''s last heartbeat';
+COMMENT ON COLUMN toggles.connections.transport IS
+    'websocket (GET /v1/stream), sse (GET /v1/events) or ofrep-events (GET /ofrep/v1/events)';
 
 -- The id part of the epoch (toggles.epoch()); drawn anew by every CREATE EXTENSION.
 CREATE TABLE toggles.instance (
@@ -188,20 +193,22 @@ CREATE FUNCTION toggles.register_connections(node_name text, conns jsonb) RETURN
 AS $$
     WITH upserted AS (
         INSERT INTO toggles.connections AS c
-            (node, conn_id, peer, user_agent, context, connected_at, last_seen)
+            (node, conn_id, peer, user_agent, context, connected_at, last_seen, transport)
         SELECT node_name, r.id, r.peer, left(coalesce(r.user_agent, ''), 512),
-               coalesce(r.context, '{}'), coalesce(r.connected_at, now()), now()
+               coalesce(r.context, '{}'), coalesce(r.connected_at, now()), now(),
+               coalesce(r.transport, 'websocket')
         FROM jsonb_to_recordset(conns)
-             AS r(id bigint, peer inet, user_agent text, context jsonb, connected_at timestamptz)
+             AS r(id bigint, peer inet, user_agent text, context jsonb, connected_at timestamptz,
+                  transport text)
         ON CONFLICT (node, conn_id) DO UPDATE
             SET peer = excluded.peer, user_agent = excluded.user_agent,
                 context = excluded.context, connected_at = excluded.connected_at,
-                last_seen = excluded.last_seen
+                last_seen = excluded.last_seen, transport = excluded.transport
         RETURNING 1)
     SELECT count(*)::integer FROM upserted
 $$;
 COMMENT ON FUNCTION toggles.register_connections(text, jsonb) IS
-    'Adds or refreshes a batch of connections: [{"id":1,"peer":"::1","user_agent":"...","context":{},"connected_at":"..."}]';
+    'Adds or refreshes a batch of connections: [{"id":1,"peer":"::1","user_agent":"...","context":{},"connected_at":"...","transport":"websocket"}]';
 
 CREATE FUNCTION toggles.unregister_connections(node_name text, conn_ids bigint[]) RETURNS integer
     LANGUAGE sql SECURITY DEFINER

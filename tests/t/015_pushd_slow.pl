@@ -1,8 +1,9 @@
-# Slow consumers: 20 clients upgrade with a tiny receive buffer and then never read,
-# while 2,000 transactions over 200 toggles with 1 KB descriptions flow.  The daemon must
-# bound what it queues for them (coalescing past --max-backlog, closing with 4001 past
-# --max-backlog-bytes) instead of growing with the flood, and a client that does read
-# must still get every change up to the last version.
+# Slow consumers: 20 clients upgrade with a tiny receive buffer and then never read, and
+# 5 Server-Sent Events streams (GET /v1/events) do the same, while 2,000 transactions over
+# 200 toggles with 1 KB descriptions flow.  The daemon must bound what it queues for them
+# (coalescing past --max-backlog, closing with 4001 past --max-backlog-bytes; an SSE
+# stream is ended, with retry:) instead of growing with the flood, and a client that does
+# read must still get every change up to the last version.
 use strict;
 use warnings;
 use FindBin;
@@ -15,6 +16,7 @@ use PushdHelper;
 PushdHelper::require_pushd();
 
 my $slow_n = 20;
+my $sse_n = 5;
 my $transactions = 2000;
 
 my $node = PostgreSQL::Test::Cluster->new('pushd_slow');
@@ -37,6 +39,15 @@ for my $i (1 .. $slow_n)
 	my ($status) = $raw->upgrade;
 	is($status, 101, "slow client $i upgraded") or next;
 	push @slow, $raw->stop_reading;
+}
+my @slow_sse;
+for my $i (1 .. $sse_n)
+{
+	my $raw = PushdHelper::RawClient->connect(port => $pushd->port, rcvbuf => 4096);
+	$raw->send_raw("GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n", 5);
+	my ($status) = $raw->read_http_response(10);
+	is($status, 200, "slow SSE stream $i: 200") or next;
+	push @slow_sse, $raw->stop_reading;
 }
 my $reader = PushdHelper::Client->connect($pushd->ws_url);
 ok(PushdHelper::wait_for($reader, sub { $reader->count >= 1 }, 30, 'the reader\'s snapshot'),
@@ -90,8 +101,8 @@ $psql = PushdHelper::psql_script_bg($node, 'postgres', join '', map {
 is($psql->wait($PostgreSQL::Test::Utils::timeout_default), 0, '600 more transactions committed');
 $final = PushdHelper::current_version($node);
 ok(PushdHelper::wait_for([$reader], sub {
-	($pushd->metric('pushd_culled_clients_total') // 0) >= $slow_n }, 20, 'culling'),
-	"all $slow_n stalled clients were culled (4001)");
+	($pushd->metric('pushd_culled_clients_total') // 0) >= $slow_n + $sse_n }, 20, 'culling'),
+	"all $slow_n stalled WebSocket clients and $sse_n SSE streams were culled");
 $culled = $pushd->metric('pushd_culled_clients_total') // 0;
 ok(PushdHelper::all_reached([$reader], $final, 20), 'the reader got the change that culled them');
 ok(!$reader->closed, 'the reader is still open');
@@ -108,7 +119,18 @@ for my $raw (@slow)
 diag('stalled clients after draining: ' . join(', ', map { "$how{$_} $_" } sort keys %how));
 is(scalar(grep { /^close / && $_ ne 'close 4001' } keys %how), 0, 'any close of a stalled client is 4001');
 my $reader_culled = ($reader->close_code // 0) == 4001 ? 1 : 0;
-is(($how{'close 4001'} // 0) + ($how{eof} // 0) + $reader_culled, $culled,
+
+# A culled SSE stream ends: what was queued, then (when it could still be written) a
+# retry: field, then the end of the response.
+my $sse_ended = 0;
+for my $raw (@slow_sse)
+{
+	my $text = $raw->read_until_eof(10);
+	$sse_ended++ if defined $text;
+	like($text // '', qr/\Aretry: 1000\n\n(?:[^\n]*\n)*?event: snapshot\n/, 'a culled SSE stream began with retry: and its snapshot');
+}
+is($sse_ended, $sse_n, "all $sse_n culled SSE streams were ended by pushd");
+is(($how{'close 4001'} // 0) + ($how{eof} // 0) + $reader_culled + $sse_ended, $culled,
 	'as many were closed as pushd_culled_clients_total says');
 
 # The daemon is still fine: a new client gets a snapshot at the last version.
@@ -117,7 +139,7 @@ my $late = PushdHelper::Client->connect($pushd->ws_url);
 PushdHelper::wait_for($late, sub { $late->count >= 1 }, 30, 'a late snapshot');
 is(($late->message(0) // {})->{version}, $final, 'a new client gets a snapshot at the last version');
 
-$_->close for @slow;
+$_->close for @slow, @slow_sse;
 is($pushd->stop, 0, 'SIGTERM: exit status 0');
 $node->stop;
 done_testing();

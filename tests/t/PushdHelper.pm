@@ -1014,6 +1014,20 @@ sub read_until_close
 	}
 }
 
+# read_until_eof(seconds): everything the daemon sends until it hangs up (an HTTP body, an
+# SSE stream), or undef if it is still open at the deadline.
+sub read_until_eof
+{
+	my ($self, $timeout) = @_;
+	my $deadline = time + $timeout;
+	while (1)
+	{
+		my $r = $self->_fill($deadline - time);
+		return $self->{buf} if $r eq 'eof';
+		return undef if $r eq 'timeout' && time >= $deadline;
+	}
+}
+
 # stop_reading: a slow consumer simply never calls read_frame; this only documents it.
 sub stop_reading { $_[0]{not_reading} = 1; return $_[0]; }
 

@@ -191,6 +191,21 @@ test('bulk: eventStreams names a ticket URL (never the token); the stream it ope
 	assert.equal(res.status, 401);
 });
 
+test('an event stream is a row of toggles.connections with transport ofrep-events', async () => {
+	const r = await post('', { context: { targetingKey: 'u3' } });
+	const sock = connect(pushd.port, '127.0.0.1', () =>
+		sock.write(`GET ${r.body.eventStreams[0].endpoint.requestUri} HTTP/1.1\r\nHost: x\r\n\r\n`));
+	sock.on('error', () => {});
+	let seen;
+	const rows = async () => (seen = await psql(DB,
+		"SELECT string_agg(transport, ',') FROM toggles.connections WHERE context::text LIKE '%u3%'"));
+	try {
+		await waitFor(async () => (await rows()) === 'ofrep-events', 10000, 'the stream\'s row', () => seen);
+	} finally {
+		sock.destroy();
+	}
+});
+
 test('CORS: preflight for an allowed origin, 403 for another, and the answer exposes its ETag', async () => {
 	let res = await fetch(flags('/app.one'), {
 		method: 'OPTIONS',

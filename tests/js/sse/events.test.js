@@ -5,6 +5,7 @@
 // told to retry, never dropped for good, and goes on once the database is back.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { after, before, test } from 'node:test';
 import { launch } from '../harness/browser.js';
@@ -138,6 +139,35 @@ test('raw: the headers, retry: 1000 first, and a heartbeat comment from the swee
 	assert.equal(r.headers.get('x-accel-buffering'), 'no');
 	assert.match(r.text, /^retry: 1000\n\nid: [^\n]+:\d+\nevent: snapshot\ndata: \{/);
 	assert.ok((r.text.match(/^: ping$/gm) ?? []).length >= 1, `a heartbeat in 2.5 s (--sse-heartbeat 1): ${r.text.slice(-200)}`);
+});
+
+test('raw: streams whose clients hang up cost no CPU meanwhile and are let go at the next heartbeat', async () => {
+	const cpuTicks = () => readFileSync(`/proc/${pushd.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ')
+		.slice(11, 13).reduce((a, b) => a + Number(b), 0);
+	const before = await pushd.metrics();
+	const socks = await Promise.all(Array.from({ length: 20 }, () => new Promise((resolve, reject) => {
+		const sock = connect(pushd.port, '127.0.0.1', () => sock.write('GET /v1/events HTTP/1.1\r\nHost: x\r\n\r\n'));
+		let text = '';
+		sock.on('error', reject);
+		sock.on('data', (d) => {
+			text += d;
+			if (text.includes('event: snapshot'))
+				resolve(sock);
+		});
+	})));
+	assert.equal((await pushd.metrics()).pushd_clients, before.pushd_clients + 20);
+	socks.forEach((sock) => sock.end());
+	// lws does not read a response under way: a readable socket nobody reads was a busy loop.
+	const t0 = cpuTicks();
+	await sleep(500);
+	const ticks = cpuTicks() - t0;
+	assert.ok(ticks < 25, `pushd used ${ticks * 10} ms of CPU in 500 ms with 20 hung-up streams`);
+	let m;
+	// (An earlier test's stream that hung up may go meanwhile too.)
+	await waitFor(async () => (m = await pushd.metrics()).pushd_clients <= before.pushd_clients &&
+		m.pushd_sse_hangups_total >= before.pushd_sse_hangups_total + 20, 5000,
+		'the hung-up streams let go (--sse-heartbeat 1)',
+		() => `pushd_clients ${m?.pushd_clients} (${before.pushd_clients} before), hang-ups ${m?.pushd_sse_hangups_total} (${before.pushd_sse_hangups_total} before)`);
 });
 
 test('raw: a refused token is a 401 (the EventSource stops), an unacceptable context a 400', async () => {

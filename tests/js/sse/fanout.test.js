@@ -1,8 +1,9 @@
-// fanout.test.js — many idle SSE readers and one change for all: 1000 raw /v1/events
+// fanout.test.js — many idle SSE readers and one change for all: 3000 raw /v1/events
 // streams beside 1000 WebSocket clients on one pushd.  Every stream gets its snapshot and
-// heartbeats from the one sweep timer (--sse-heartbeat 1) while idle; each flip reaches
-// every client of both kinds, and the time until the last of each kind has it is reported
-// side by side (same run, same machine), the figures docs/protocol.md quotes.
+// heartbeats from the one sweep timer (--sse-heartbeat 1) while idle, and is a row of
+// toggles.connections with its transport; each flip reaches every client of both kinds,
+// and the time until the last of each kind has it is reported side by side (same run,
+// same machine), the figures docs/protocol.md quotes.
 
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,6 +16,7 @@ import { sleep, waitFor } from '../harness/wait.js';
 
 const DB = 'js_sse_fanout';
 const N = 1000;
+const N_SSE = 3000;
 let pushd;
 const sse = [];
 const ws = [];
@@ -73,7 +75,7 @@ const rssKb = (pid) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/s
 before(async () => {
 	await createDatabase(DB);
 	await psql(DB, "INSERT INTO toggles.features (name, is_active) VALUES ('flag', false)");
-	pushd = await Pushd.start({ db: DB, args: ['--max-connections-per-ip', String(4 * N), '--sse-heartbeat', '1'] });
+	pushd = await Pushd.start({ db: DB, args: ['--max-connections-per-ip', String(2 * (N + N_SSE)), '--sse-heartbeat', '1'] });
 });
 
 after(async () => {
@@ -82,14 +84,21 @@ after(async () => {
 	await pushd?.stop();
 });
 
-test(`${N} SSE readers and ${N} WebSocket clients: every one gets its snapshot`, async (t) => {
+test(`${N_SSE} SSE readers and ${N} WebSocket clients: every one gets its snapshot`, async (t) => {
 	const rss0 = rssKb(pushd.proc.pid);
-	sse.push(...await inBatches(N, 100, () => sseReader(pushd.port)));
+	sse.push(...await inBatches(N_SSE, 100, () => sseReader(pushd.port)));
 	ws.push(...await inBatches(N, 100, () => wsClient(pushd.url)));
-	assert.equal(sse.filter((r) => r.snapshots === 1).length, N);
+	assert.equal(sse.filter((r) => r.snapshots === 1).length, N_SSE);
 	const m = await pushd.metrics();
-	assert.equal(m.pushd_clients, 2 * N, 'both kinds count as clients');
-	t.diagnostic(`pushd RSS ${rss0} kB before, ${rssKb(pushd.proc.pid)} kB with ${N} SSE + ${N} WebSocket clients`);
+	assert.equal(m.pushd_clients, N + N_SSE, 'both kinds count as clients');
+	t.diagnostic(`pushd RSS ${rss0} kB before, ${rssKb(pushd.proc.pid)} kB with ${N_SSE} SSE + ${N} WebSocket clients`);
+});
+
+test('each is a row of toggles.connections with its transport', async () => {
+	let seen;
+	const rows = async () => (seen = await psql(DB,
+		"SELECT string_agg(transport || ' ' || n, ',' ORDER BY transport) FROM (SELECT transport, count(*) AS n FROM toggles.connections GROUP BY 1) t"));
+	await waitFor(async () => (await rows()) === `sse ${N_SSE},websocket ${N}`, 15000, 'a row per client', () => seen);
 });
 
 test('idle: the one sweep timer gives every SSE stream its heartbeats', async () => {
@@ -106,12 +115,12 @@ test('a flip reaches every client of both kinds; fan-out times side by side', as
 		const v = Number(await psql(DB, `UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'flag' RETURNING version`));
 		await waitFor(() => sse.every((r) => r.changes.has(v)) && ws.every((c) => c.changes.has(v)), 15000,
 			`version ${v} at every client`,
-			() => `SSE ${sse.filter((r) => r.changes.has(v)).length}/${N}, WebSocket ${ws.filter((c) => c.changes.has(v)).length}/${N}`);
+			() => `SSE ${sse.filter((r) => r.changes.has(v)).length}/${N_SSE}, WebSocket ${ws.filter((c) => c.changes.has(v)).length}/${N}`);
 		const last = (list) => Math.max(...list.map((c) => c.changes.get(v))) - t0;
 		rows.push([last(sse), last(ws)]);
-		t.diagnostic(`fan-out of version ${v}: last of ${N} SSE clients after ${last(sse).toFixed(0)} ms, last of ${N} WebSocket clients after ${last(ws).toFixed(0)} ms (from before the UPDATE)`);
+		t.diagnostic(`fan-out of version ${v}: last of ${N_SSE} SSE clients after ${last(sse).toFixed(0)} ms, last of ${N} WebSocket clients after ${last(ws).toFixed(0)} ms (from before the UPDATE)`);
 		await sleep(300);
 	}
 	const median = (xs) => xs.sort((a, b) => a - b)[1];
-	t.diagnostic(`median of 3: SSE ${median(rows.map((r) => r[0])).toFixed(0)} ms, WebSocket ${median(rows.map((r) => r[1])).toFixed(0)} ms for ${N} clients each`);
+	t.diagnostic(`median of 3: SSE ${median(rows.map((r) => r[0])).toFixed(0)} ms for ${N_SSE} clients, WebSocket ${median(rows.map((r) => r[1])).toFixed(0)} ms for ${N}`);
 });
