@@ -16,32 +16,9 @@
 #include "cache.h"
 #include "context.h"
 #include "encode.h"
+#include "tg_hooks.h"
 #include "toggle.h"
 
-/* Hooks for the evaluator: plain malloc; every time zone is UTC. */
-static void *
-hook_alloc(void *arg, size_t size)
-{
-	(void) arg;
-	return malloc(size);
-}
-
-static void
-hook_free(void *arg, void *ptr)
-{
-	(void) arg;
-	free(ptr);
-}
-
-static bool
-hook_local_time(void *arg, const char *tz, int64_t t_us, int64_t *local_us)
-{
-	(void) arg;
-	*local_us = t_us;
-	return strcmp(tz, "UTC") == 0;
-}
-
-static const TgHooks hooks = {hook_alloc, hook_free, hook_local_time, NULL};
 
 static ToggleDelta *
 one_delta(const char *name, int removed, int active, int64_t version)

@@ -17,6 +17,7 @@
 #include "groups.h"
 #include "metrics.h"
 #include "pushd.h"
+#include "tg_hooks.h"
 #include "toggle.h"
 
 /* The process globals of main.c and metrics.c; the clock is the test's. */
@@ -36,29 +37,6 @@ now_us(void)
 	return clock_us;
 }
 
-static void *
-hook_alloc(void *arg, size_t size)
-{
-	(void) arg;
-	return malloc(size);
-}
-
-static void
-hook_free(void *arg, void *ptr)
-{
-	(void) arg;
-	free(ptr);
-}
-
-static bool
-hook_local_time(void *arg, const char *tz, int64_t t_us, int64_t *local_us)
-{
-	(void) arg;
-	*local_us = t_us;
-	return strcmp(tz, "UTC") == 0;
-}
-
-static const TgHooks hooks = {hook_alloc, hook_free, hook_local_time, NULL};
 
 /* What the sink received: one entry per group message. */
 #define MAX_SENT 32
