@@ -143,7 +143,7 @@ install-pushd: $(PUSHD) $(PUSHD_MAN)
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
 	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets \
-	tests/unit/test_epoch_order tests/unit/test_groups
+	tests/unit/test_epoch_order tests/unit/test_groups tests/unit/test_metrics
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -154,7 +154,7 @@ tests/unit/test_config: tests/unit/test_config.c pushd/config.c pushd/config.h p
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_config.c pushd/config.c pushd/acl.c -lcmocka
 
 TEST_CACHE_SRCS = pushd/cache.c pushd/toggle.c pushd/encode.c pushd/message.c pushd/context.c $(COMMON_SRCS)
-tests/unit/test_cache: tests/unit/test_cache.c $(TEST_CACHE_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
+tests/unit/test_cache: tests/unit/test_cache.c tests/unit/tg_hooks.h $(TEST_CACHE_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon $(shell pkg-config --cflags libwebsockets) -o $@ \
 		tests/unit/test_cache.c $(TEST_CACHE_SRCS) -lcmocka
 
@@ -179,10 +179,15 @@ tests/unit/test_db_targets: tests/unit/test_db_targets.c pushd/db_targets.c push
 # Groups without the client layer: evaluation, sharing, what each group is sent (its sink).
 TEST_GROUPS_SRCS = pushd/groups.c pushd/cache.c pushd/toggle.c pushd/encode.c pushd/message.c \
 	pushd/context.c pushd/scope.c pushd/log.c pushd/config.c pushd/acl.c $(COMMON_SRCS)
-tests/unit/test_groups: tests/unit/test_groups.c $(TEST_GROUPS_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
+tests/unit/test_groups: tests/unit/test_groups.c tests/unit/tg_hooks.h $(TEST_GROUPS_SRCS) $(wildcard pushd/*.h) $(wildcard common/*.h)
 	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 		$(shell pkg-config --cflags libwebsockets libcjson) -o $@ tests/unit/test_groups.c \
 		$(TEST_GROUPS_SRCS) $(shell pkg-config --libs libwebsockets libcjson) -lcmocka
+
+TEST_METRICS_SRCS = pushd/metrics.c pushd/encode.c pushd/toggle.c $(COMMON_SRCS)
+tests/unit/test_metrics: tests/unit/test_metrics.c $(TEST_METRICS_SRCS) $(wildcard pushd/*.h) \
+		$(wildcard common/*.h)
+	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -o $@ tests/unit/test_metrics.c $(TEST_METRICS_SRCS) -lcmocka
 
 tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka

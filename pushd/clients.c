@@ -48,6 +48,18 @@ client_of(lws_dll2_t *d)
 	return d ? lws_container_of(d, Client, list) : NULL;
 }
 
+static double
+clients_gauge(void)
+{
+	return all_clients.count;
+}
+
+const MetricDef clients_rows[] = {
+	{"pushd_clients", "Connected stream clients (WebSocket, SSE, OFREP event streams).",
+	METRIC_GAUGE, NULL, NULL, clients_gauge, NULL},
+};
+const int	clients_nrows = sizeof(clients_rows) / sizeof(clients_rows[0]);
+
 Client *
 clients_first(void)
 {

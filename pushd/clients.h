@@ -11,6 +11,7 @@
 
 #include "groups.h"
 #include "message.h"
+#include "metrics.h"
 
 /* Close codes of docs/protocol.md: culled for falling behind; a context refused late. */
 #define CLOSE_TOO_SLOW 4001
@@ -71,6 +72,10 @@ typedef struct Client
 } Client;
 
 extern int	clients_count(void);
+
+/* The row of /metrics of the clients (metrics_register). */
+extern const MetricDef clients_rows[];
+extern const int clients_nrows;
 
 /*
  * clients_open starts the stream of a client whose connection is established: a

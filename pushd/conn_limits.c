@@ -15,6 +15,7 @@
 #include "acl.h"
 #include "conn_limits.h"
 #include "log.h"
+#include "metrics.h"
 #include "pushd.h"
 
 #define PEER_BUCKETS 4096
@@ -50,8 +51,6 @@ typedef struct Conn
 static Peer *peers[PEER_BUCKETS];
 static int	open_connections;
 static Conn *pending;			/* accepted, not yet claimed by limits_attach */
-static Acl	metrics_acl;
-static Acl	healthz_acl;
 static Acl	proxies_acl;			/* empty: no proxy is trusted */
 
 static double catchup_tokens = -1;	/* < 0: full, set at first use */
@@ -72,32 +71,13 @@ static void (*handshake_done_cb) (void);
 bool
 limits_start(void)
 {
-	Acl			metrics;
-	Acl			healthz;
 	Acl			proxies;
 
-	if (!acl_parse(pushd.cfg.metrics_allow, &metrics))
-	{
-		log_error("invalid --metrics-allow \"%s\"", pushd.cfg.metrics_allow);
-		return false;
-	}
-	if (!acl_parse(pushd.cfg.healthz_allow, &healthz))
-	{
-		acl_free(&metrics);
-		log_error("invalid --healthz-allow \"%s\"", pushd.cfg.healthz_allow);
-		return false;
-	}
 	if (!acl_parse(pushd.cfg.trusted_proxies, &proxies))
 	{
-		acl_free(&metrics);
-		acl_free(&healthz);
 		log_error("invalid --trusted-proxies \"%s\"", pushd.cfg.trusted_proxies);
 		return false;
 	}
-	acl_free(&metrics_acl);
-	metrics_acl = metrics;
-	acl_free(&healthz_acl);
-	healthz_acl = healthz;
 	acl_free(&proxies_acl);
 	proxies_acl = proxies;
 	return true;
@@ -106,8 +86,6 @@ limits_start(void)
 void
 limits_stop(void)
 {
-	acl_free(&metrics_acl);
-	acl_free(&healthz_acl);
 	acl_free(&proxies_acl);
 	for (int i = 0; i < PEER_BUCKETS; i++)
 	{
@@ -469,9 +447,8 @@ limits_client_address(struct lws *wsi, char *text, size_t size)
 	return inet_ntop(AF_INET6, &conn->client, text, size) != NULL;
 }
 
-/* peer_allowed: an empty list lets everybody in; behind a trusted proxy, the client. */
-static bool
-peer_allowed(struct lws *wsi, const Acl *acl)
+bool
+limits_peer_allowed(struct lws *wsi, const Acl *acl)
 {
 	struct sockaddr_storage ss;
 	socklen_t	sslen = sizeof(ss);
@@ -487,24 +464,6 @@ peer_allowed(struct lws *wsi, const Acl *acl)
 	}
 	return getpeername(lws_get_socket_fd(wsi), (struct sockaddr *) &ss, &sslen) == 0 &&
 		acl_match(acl, (struct sockaddr *) &ss);
-}
-
-bool
-limits_metrics_allowed(struct lws *wsi)
-{
-	if (peer_allowed(wsi, &metrics_acl))
-		return true;
-	limit_counters.metrics_refused++;
-	return false;
-}
-
-bool
-limits_healthz_allowed(struct lws *wsi)
-{
-	if (peer_allowed(wsi, &healthz_acl))
-		return true;
-	limit_counters.healthz_refused++;
-	return false;
 }
 
 bool
@@ -529,46 +488,35 @@ limits_catchup_allowed(int64_t *wait_us)
 	return false;
 }
 
-static void
-counter(TextBuf *buf, const char *name, const char *labels, const char *help, uint64_t value,
-		bool header)
+static double
+connections_open(void)
 {
-	if (header)
-		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s counter\n", name, help, name);
-	textbuf_printf(buf, "%s%s %llu\n", name, labels, (unsigned long long) value);
+	return open_connections;
 }
 
-void
-limits_render_metrics(TextBuf *buf)
-{
-	const LimitCounters *l = &limit_counters;
+#define LIMIT(name, labels, help, field) \
+	{name, help, METRIC_COUNTER, labels, &limit_counters.field, NULL, NULL}
 
-	textbuf_printf(buf, "# HELP pushd_connections Open TCP connections (WebSocket, HTTP, handshaking).\n"
-				   "# TYPE pushd_connections gauge\npushd_connections %d\n", open_connections);
-	counter(buf, "pushd_connections_accepted_total", "", "TCP connections accepted.",
-			l->accepted, true);
-	counter(buf, "pushd_connections_refused_total", "{limit=\"max-connections\"}",
-			"TCP connections closed at once for a connection limit.", l->refused_total, true);
-	counter(buf, "pushd_connections_refused_total", "{limit=\"max-connections-per-ip\"}",
-			NULL, l->refused_per_ip, false);
-	counter(buf, "pushd_handshake_timeouts_total", "",
-			"Connections closed for not finishing TLS, the upgrade or an HTTP exchange in time.",
-			l->handshake_timeouts, true);
-	counter(buf, "pushd_client_messages_too_big_total", "",
-			"Clients closed with 1009 for a message over --max-client-frame.",
-			l->messages_too_big, true);
-	counter(buf, "pushd_client_rate_limited_total", "",
-			"Clients closed with 4029 for sending over --client-messages-per-second.",
-			l->rate_limited, true);
-	counter(buf, "pushd_origins_refused_total", "",
-			"WebSocket upgrades answered 403 for an Origin not in --allowed-origins.",
-			l->origins_refused, true);
-	counter(buf, "pushd_metrics_refused_total", "",
-			"GET /metrics answered 403 for a peer not in --metrics-allow.", l->metrics_refused, true);
-	counter(buf, "pushd_healthz_refused_total", "",
-			"GET /healthz answered 403 for a peer not in --healthz-allow.", l->healthz_refused, true);
-	counter(buf, "pushd_catchups_total", "", "Reads of the change log started after notifications.",
-			l->catchups, true);
-	counter(buf, "pushd_catchups_delayed_total", "",
-			"Times a read of the log waited for --max-catchups-per-second.", l->catchups_delayed, true);
-}
+const MetricDef limits_rows[] = {
+	{"pushd_connections", "Open TCP connections (WebSocket, HTTP, handshaking).", METRIC_GAUGE,
+	NULL, NULL, connections_open, NULL},
+	LIMIT("pushd_connections_accepted_total", NULL, "TCP connections accepted.", accepted),
+	LIMIT("pushd_connections_refused_total", "{limit=\"max-connections\"}",
+		  "TCP connections closed at once for a connection limit.", refused_total),
+	LIMIT("pushd_connections_refused_total", "{limit=\"max-connections-per-ip\"}", NULL,
+		  refused_per_ip),
+	LIMIT("pushd_handshake_timeouts_total", NULL,
+		  "Connections closed for not finishing TLS, the upgrade or an HTTP exchange in time.",
+		  handshake_timeouts),
+	LIMIT("pushd_client_messages_too_big_total", NULL,
+		  "Clients closed with 1009 for a message over --max-client-frame.", messages_too_big),
+	LIMIT("pushd_client_rate_limited_total", NULL,
+		  "Clients closed with 4029 for sending over --client-messages-per-second.", rate_limited),
+	LIMIT("pushd_origins_refused_total", NULL,
+		  "WebSocket upgrades answered 403 for an Origin not in --allowed-origins.", origins_refused),
+	LIMIT("pushd_catchups_total", NULL, "Reads of the change log started after notifications.",
+		  catchups),
+	LIMIT("pushd_catchups_delayed_total", NULL,
+		  "Times a read of the log waited for --max-catchups-per-second.", catchups_delayed),
+};
+const int	limits_nrows = sizeof(limits_rows) / sizeof(limits_rows[0]);

@@ -1,8 +1,9 @@
 /*
  * conn_limits.h — what a hostile peer can cost pushd, bounded: connections in total and per
- * address, the time to finish a handshake (slowloris), client frames per second, who may
- * read /metrics, and how often notifications may trigger a read of the log.  Every
- * refusal is counted for /metrics (docs/security.md).
+ * address, the time to finish a handshake (slowloris), client frames per second, whose
+ * address a request comes from (for the endpoints' address lists, which live with their
+ * endpoints), and how often notifications may trigger a read of the log.  Every refusal
+ * is counted for /metrics (docs/security.md).
  */
 #ifndef PUSHD_CONN_LIMITS_H
 #define PUSHD_CONN_LIMITS_H
@@ -11,7 +12,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "acl.h"
 #include "encode.h"
+#include "metrics.h"
 
 /* Close code for a client over --client-messages-per-second (docs/protocol.md). */
 #define CLOSE_TOO_MANY_MESSAGES 4029
@@ -25,8 +28,6 @@ typedef struct LimitCounters
 	uint64_t	messages_too_big;		/* closed with 1009 */
 	uint64_t	rate_limited;			/* closed with 4029 */
 	uint64_t	origins_refused;		/* upgrades answered 403 */
-	uint64_t	metrics_refused;		/* /metrics answered 403 */
-	uint64_t	healthz_refused;		/* /healthz answered 403 */
 	uint64_t	catchups;				/* log reads started */
 	uint64_t	catchups_delayed;		/* times a read waited for --max-catchups-per-second */
 } LimitCounters;
@@ -76,11 +77,11 @@ extern int	limits_open_connections(void);
  */
 extern bool limits_client_frame(struct lws *wsi);
 
-/* limits_metrics_allowed: the peer is in --metrics-allow (counted when it is not). */
-extern bool limits_metrics_allowed(struct lws *wsi);
-
-/* limits_healthz_allowed: the peer is in --healthz-allow (counted when it is not). */
-extern bool limits_healthz_allowed(struct lws *wsi);
+/*
+ * limits_peer_allowed: whether the peer is in acl (an empty list lets everybody in);
+ * behind a trusted proxy, the client it forwarded for.  For an endpoint's address list.
+ */
+extern bool limits_peer_allowed(struct lws *wsi, const Acl *acl);
 
 /*
  * limits_catchup_allowed takes one token of the catch-up bucket; when there is none it
@@ -88,6 +89,8 @@ extern bool limits_healthz_allowed(struct lws *wsi);
  */
 extern bool limits_catchup_allowed(int64_t *wait_us);
 
-extern void limits_render_metrics(TextBuf *buf);
+/* The rows of /metrics of the counters above and of open connections (metrics_register). */
+extern const MetricDef limits_rows[];
+extern const int limits_nrows;
 
 #endif

@@ -42,6 +42,18 @@ groups_count(void)
 	return ngroups;
 }
 
+static double
+groups_gauge(void)
+{
+	return ngroups;
+}
+
+const MetricDef groups_rows[] = {
+	{"pushd_groups", "Client groups (distinct contexts), each evaluated once.", METRIC_GAUGE,
+	NULL, NULL, groups_gauge, NULL},
+};
+const int	groups_nrows = sizeof(groups_rows) / sizeof(groups_rows[0]);
+
 static uint32_t
 fnv1a32(const char *s)
 {

@@ -13,6 +13,7 @@
 
 #include "cache.h"
 #include "message.h"
+#include "metrics.h"
 #include "scope.h"
 #include "targeting.h"
 
@@ -99,6 +100,10 @@ extern void groups_reload(int64_t at_us);
 extern void groups_time_changed(Toggle *const *toggles, int ntoggles, int64_t at_us);
 
 extern int	groups_count(void);
+
+/* The row of /metrics of the groups (metrics_register). */
+extern const MetricDef groups_rows[];
+extern const int groups_nrows;
 
 /* fnv1a64: FNV-1a of data, the hash of snapshot and OFREP ETags. */
 extern uint64_t fnv1a64(const unsigned char *data, size_t len);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acl.h"
 #include "context.h"
 #include "auth.h"
 #include "console.h"
@@ -259,6 +260,80 @@ toggles(struct lws *wsi, Session *s)
 	return respond(wsi, s, HTTP_STATUS_OK, "application/json", etag, body, body ? len : 0);
 }
 
+/*
+ * An endpoint served only to the addresses of its setting's list, with its refusals
+ * counted.  A new guarded endpoint is a setting (config.c) and one of these.
+ */
+typedef struct GuardedEndpoint
+{
+	const char *setting;		/* its address list's option, for the log */
+	char	  **allow;			/* the list's text in pushd.cfg */
+	const char *refusal;		/* the body of its 403 */
+	Acl			acl;
+	uint64_t	refused;
+} GuardedEndpoint;
+
+static GuardedEndpoint healthz_guard = {
+	.setting = "--healthz-allow", .allow = &pushd.cfg.healthz_allow,
+	.refusal = "/healthz is not served to this address (--healthz-allow)\n"
+};
+static GuardedEndpoint metrics_guard = {
+	.setting = "--metrics-allow", .allow = &pushd.cfg.metrics_allow,
+	.refusal = "/metrics is not served to this address (--metrics-allow)\n"
+};
+static GuardedEndpoint *const guarded[] = {&healthz_guard, &metrics_guard};
+
+#define NGUARDED ((int) (sizeof(guarded) / sizeof(guarded[0])))
+
+const MetricDef http_rows[] = {
+	{"pushd_metrics_refused_total", "GET /metrics answered 403 for a peer not in --metrics-allow.",
+	METRIC_COUNTER, NULL, &metrics_guard.refused, NULL, NULL},
+	{"pushd_healthz_refused_total", "GET /healthz answered 403 for a peer not in --healthz-allow.",
+	METRIC_COUNTER, NULL, &healthz_guard.refused, NULL, NULL},
+};
+const int	http_nrows = sizeof(http_rows) / sizeof(http_rows[0]);
+
+bool
+http_start(void)
+{
+	Acl			acls[NGUARDED];
+	int			i;
+
+	for (i = 0; i < NGUARDED; i++)
+		if (!acl_parse(*guarded[i]->allow, &acls[i]))
+		{
+			log_error("invalid %s \"%s\"", guarded[i]->setting, *guarded[i]->allow);
+			while (--i >= 0)
+				acl_free(&acls[i]);
+			return false;
+		}
+	for (i = 0; i < NGUARDED; i++)
+	{
+		acl_free(&guarded[i]->acl);
+		guarded[i]->acl = acls[i];
+	}
+	return true;
+}
+
+void
+http_stop(void)
+{
+	int			i;
+
+	for (i = 0; i < NGUARDED; i++)
+		acl_free(&guarded[i]->acl);
+}
+
+/* guard_allows: the peer is in the endpoint's list; counted when it is not. */
+static bool
+guard_allows(GuardedEndpoint *e, struct lws *wsi)
+{
+	if (limits_peer_allowed(wsi, &e->acl))
+		return true;
+	e->refused++;
+	return false;
+}
+
 static int
 healthz(struct lws *wsi, Session *s)
 {
@@ -266,9 +341,9 @@ healthz(struct lws *wsi, Session *s)
 	/* A node that shuts down fails its checks at once: balancers send nobody new. */
 	bool		up = pglink_ready() && pushd.cache.loaded && !pushd.shutting_down;
 
-	if (!limits_healthz_allowed(wsi))
+	if (!guard_allows(&healthz_guard, wsi))
 		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
-							"/healthz is not served to this address (--healthz-allow)\n");
+							healthz_guard.refusal);
 	textbuf_init(&buf);
 	textbuf_printf(&buf, "{\"status\":\"%s\",\"database\":\"%s\",\"epoch\":",
 				   up ? "ok" : "unavailable", pglink_ready() ? "up" : "down");
@@ -286,12 +361,11 @@ metrics_page(struct lws *wsi, Session *s)
 {
 	TextBuf		buf;
 
-	if (!limits_metrics_allowed(wsi))
+	if (!guard_allows(&metrics_guard, wsi))
 		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
-							"/metrics is not served to this address (--metrics-allow)\n");
+							metrics_guard.refusal);
 	textbuf_init(&buf);
-	metrics_render(&buf, clients_count(), groups_count(), pushd.cache.version,
-				   pglink_ready() && pushd.cache.loaded, pglink_seconds_since_answer());
+	metrics_render(&buf);
 	return respond(wsi, s, HTTP_STATUS_OK, "text/plain; version=0.0.4", NULL, buf.data,
 				   buf.data ? buf.len : 0);
 }

@@ -10,6 +10,19 @@
 #include <stdbool.h>
 
 #include "clients.h"
+#include "metrics.h"
+
+/*
+ * http_start reads the address lists of the guarded endpoints (/healthz, /metrics; again
+ * after a reload); false, keeping the old lists, when one is unusable.  http_stop frees
+ * them.
+ */
+extern bool http_start(void);
+extern void http_stop(void);
+
+/* The rows of /metrics of the guarded endpoints' refusals (metrics_register). */
+extern const MetricDef http_rows[];
+extern const int http_nrows;
 
 typedef struct HttpReply
 {

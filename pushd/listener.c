@@ -20,6 +20,7 @@
 #include "conn_limits.h"
 #include "listener.h"
 #include "log.h"
+#include "metrics.h"
 #include "pushd.h"
 
 /*
@@ -246,13 +247,16 @@ listener_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 	}
 }
 
-void
-listener_render_metrics(TextBuf *buf)
+static double
+handshakes(void)
 {
-	textbuf_printf(buf,
-				   "# HELP pushd_handshakes Connections in TLS, their upgrade or an HTTP exchange.\n"
-				   "# TYPE pushd_handshakes gauge\npushd_handshakes %d\n"
-				   "# HELP pushd_accept_pauses_total Times accepting stopped at --max-handshakes.\n"
-				   "# TYPE pushd_accept_pauses_total counter\npushd_accept_pauses_total %llu\n",
-				   limits_handshakes(), (unsigned long long) pauses);
+	return limits_handshakes();
 }
+
+const MetricDef listener_rows[] = {
+	{"pushd_handshakes", "Connections in TLS, their upgrade or an HTTP exchange.", METRIC_GAUGE,
+	NULL, NULL, handshakes, NULL},
+	{"pushd_accept_pauses_total", "Times accepting stopped at --max-handshakes.", METRIC_COUNTER,
+	NULL, &pauses, NULL, NULL},
+};
+const int	listener_nrows = sizeof(listener_rows) / sizeof(listener_rows[0]);

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 
 #include "encode.h"
+#include "metrics.h"
 
 /* listener_start opens --listen and adopts it into pushd.vhost; false (logged) on failure. */
 extern bool listener_start(void);
@@ -27,6 +28,8 @@ extern void listener_handshake_done(void);
 extern int	listener_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
 							  void *in, size_t len);
 
-extern void listener_render_metrics(TextBuf *buf);
+/* The rows of /metrics of handshakes and accept pauses (metrics_register). */
+extern const MetricDef listener_rows[];
+extern const int listener_nrows;
 
 #endif

@@ -10,6 +10,7 @@
  */
 #include "liveness.h"
 #include "log.h"
+#include "metrics.h"
 #include "pushd.h"
 
 static lws_sorted_usec_list_t sweep_timer;
@@ -69,13 +70,11 @@ liveness_stop(void)
 	lws_sul_cancel(&sweep_timer);
 }
 
-void
-liveness_render_metrics(TextBuf *buf)
-{
-	textbuf_printf(buf,
-				   "# HELP pushd_pings_sent_total WebSocket pings sent to clients silent for --ping-interval.\n"
-				   "# TYPE pushd_pings_sent_total counter\npushd_pings_sent_total %llu\n"
-				   "# HELP pushd_dead_peers_total WebSocket clients closed for not answering a ping within --pong-timeout.\n"
-				   "# TYPE pushd_dead_peers_total counter\npushd_dead_peers_total %llu\n",
-				   (unsigned long long) pings_sent, (unsigned long long) dead_peers);
-}
+const MetricDef liveness_rows[] = {
+	{"pushd_pings_sent_total", "WebSocket pings sent to clients silent for --ping-interval.",
+	METRIC_COUNTER, NULL, &pings_sent, NULL, NULL},
+	{"pushd_dead_peers_total",
+		"WebSocket clients closed for not answering a ping within --pong-timeout.",
+	METRIC_COUNTER, NULL, &dead_peers, NULL, NULL},
+};
+const int	liveness_nrows = sizeof(liveness_rows) / sizeof(liveness_rows[0]);

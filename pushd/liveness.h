@@ -9,6 +9,7 @@
 
 #include "clients.h"
 #include "encode.h"
+#include "metrics.h"
 
 /* How often the sweep runs: the bound on a dead peer is the settings plus this. */
 #define LIVENESS_SWEEP_US (1000 * 1000)
@@ -20,6 +21,8 @@ extern void liveness_stop(void);
 /* liveness_heard: the client sent something (a frame, a pong); it is alive. */
 extern void liveness_heard(Client *c);
 
-extern void liveness_render_metrics(TextBuf *buf);
+/* The rows of /metrics of the pings and dead peers (metrics_register). */
+extern const MetricDef liveness_rows[];
+extern const int liveness_nrows;
 
 #endif

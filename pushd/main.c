@@ -22,17 +22,21 @@
 #include "liveness.h"
 #include "log.h"
 #include "manpage.h"
+#include "metrics.h"
+#include "ofrep.h"
 #include "origin.h"
 #include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "registry.h"
 #include "schedule.h"
+#include "sse.h"
 #include "stream.h"
 #include "sync.h"
 #include "zoneinfo.h"
 #include "tickets.h"
 #include "tls.h"
+#include "tokens.h"
 
 Pushd		pushd;
 
@@ -244,6 +248,27 @@ raise_fd_limit(void)
 				 (unsigned long long) rl.rlim_cur, pushd.cfg.max_connections);
 }
 
+/*
+ * register_metrics puts every module's rows on /metrics, in this order: the one table it
+ * is rendered from (metrics.h).  False when two modules claim one family.
+ */
+static bool
+register_metrics(void)
+{
+	return metrics_register(clients_rows, clients_nrows) &&
+		metrics_register(groups_rows, groups_nrows) &&
+		metrics_register(metrics_rows, metrics_nrows) &&
+		metrics_register(stream_rows, stream_nrows) &&
+		metrics_register(pglink_rows, pglink_nrows) &&
+		metrics_register(tokens_rows, tokens_nrows) &&
+		metrics_register(limits_rows, limits_nrows) &&
+		metrics_register(http_rows, http_nrows) &&
+		metrics_register(liveness_rows, liveness_nrows) &&
+		metrics_register(listener_rows, listener_nrows) &&
+		metrics_register(ofrep_rows, ofrep_nrows) &&
+		metrics_register(sse_rows, sse_nrows);
+}
+
 static bool
 setup(void)
 {
@@ -256,6 +281,11 @@ setup(void)
 
 	/* Quiet lws: its own notices would be chatter next to ours. */
 	lws_set_log_level(LLL_ERR, NULL);
+	if (!register_metrics())
+	{
+		log_error("two modules register one /metrics family");
+		return false;
+	}
 
 	raise_fd_limit();
 	memset(&info, 0, sizeof(info));
@@ -274,7 +304,7 @@ setup(void)
 	 * those at a time, so the pool never runs dry and its memory is bounded.
 	 */
 	info.max_http_header_pool = (unsigned short) (pushd.cfg.max_handshakes + 1);
-	if (!limits_start() || !tls_configure(&info))
+	if (!limits_start() || !http_start() || !tls_configure(&info))
 		return false;
 	origin_start();
 
@@ -324,6 +354,7 @@ reload(void)
 	log_min_level = pushd.cfg.log_level;
 	limits_start();
 	listener_tune();
+	http_start();
 	origin_start();
 	tls_reload();
 	log_info("settings reloaded%s%s", err[0] ? "; " : "", err);
@@ -364,6 +395,7 @@ teardown(void)
 	sync_free();
 	zoneinfo_free_default();
 	limits_stop();
+	http_stop();
 	origin_stop();
 	tickets_free_all();
 	tls_stop();

@@ -1,13 +1,10 @@
 /*
- * metrics.c — Prometheus exposition of pushd's counters (see metrics.h).
+ * metrics.c — Prometheus exposition of pushd's counters (see metrics.h): one table of rows,
+ * each module's own appended at start-up, rendered in order.
  */
-#include "conn_limits.h"
-#include "listener.h"
-#include "liveness.h"
+#include <string.h>
+
 #include "metrics.h"
-#include "ofrep.h"
-#include "sse.h"
-#include "tokens.h"
 
 Metrics		metrics;
 
@@ -28,100 +25,158 @@ metrics_observe_latency(double seconds)
 	metrics.latency_sum += seconds;
 }
 
-static void
-counter(TextBuf *buf, const char *name, const char *help, uint64_t value)
+#define COUNTER(name, help, field) {name, help, METRIC_COUNTER, NULL, &metrics.field, NULL, NULL}
+
+static double
+queue_usage(void)
 {
-	textbuf_printf(buf, "# HELP %s %s\n# TYPE %s counter\n%s %llu\n",
-				   name, help, name, name, (unsigned long long) value);
+	return metrics.queue_usage;
 }
 
-static void
-gauge(TextBuf *buf, const char *name, const char *help, double value)
+static const MetricHistogram latency = {
+	LATENCY_BUCKETS, latency_le, metrics.latency_buckets, &metrics.latency_count,
+	&metrics.latency_sum
+};
+
+const MetricDef metrics_rows[] = {
+	COUNTER("pushd_evaluations_total", "Evaluations of a toggle for a group.", evaluations),
+	COUNTER("pushd_schedule_reevaluations_total",
+			"Times a time-dependent toggle's windows opened or closed.", schedule_reevaluations),
+	COUNTER("pushd_schedule_changes_total",
+			"Change messages with cause \"schedule\" (one per group whose results changed).",
+			schedule_changes),
+	COUNTER("pushd_messages_sent_total", "Messages written to clients.", messages_sent),
+	COUNTER("pushd_bytes_sent_total", "Message bytes written to clients.", bytes_sent),
+	COUNTER("pushd_changes_applied_total", "Committed transactions applied to the cache.",
+			changes_applied),
+	COUNTER("pushd_epoch_changes_total", "Times a new epoch forced a full resync.", epoch_changes),
+	COUNTER("pushd_epoch_refusals_total",
+			"Times a database on an earlier timeline than the one followed was refused.",
+			epoch_refusals),
+	COUNTER("pushd_reconnects_total", "Database reconnection attempts.", reconnects),
+	COUNTER("pushd_database_timeouts_total",
+			"Database hosts or queries given up because no answer came in time.", db_timeouts),
+	COUNTER("pushd_database_probes_total",
+			"Reads of the log sent to probe a database link that was idle.", db_probes),
+	COUNTER("pushd_outage_closes_total",
+			"Clients closed with 1013 because the database link stayed down past --outage-grace.",
+			outage_closes),
+	COUNTER("pushd_outage_refused_total",
+			"Handshakes and requests answered 503 while the database link was down past --outage-grace or before the first load.",
+			outage_refused),
+	COUNTER("pushd_future_closes_total",
+			"Clients closed with 1013 because they resumed from a version this node did not reach within --future-wait.",
+			future_closes),
+	COUNTER("pushd_coalesced_total", "Times a lagging client's backlog was coalesced.", coalesced),
+	COUNTER("pushd_culled_clients_total", "Clients closed for falling too far behind.", culled),
+	COUNTER("pushd_notifications_total", "NOTIFY toggles messages received.", notifications),
+	COUNTER("pushd_notifications_ignored_total",
+			"Notifications after which the log held nothing new (forged or redundant).",
+			notifications_ignored),
+	COUNTER("pushd_auth_refused_total",
+			"Requests refused for their token: missing, unknown, revoked, expired (401) or not loaded yet (503).",
+			auth_refused),
+	COUNTER("pushd_token_closes_total",
+			"Clients closed with 4003 because their token was revoked, expired or changed scope.",
+			token_closes),
+	COUNTER("pushd_token_loads_total", "Times the token set was (re)loaded from toggles.tokens.",
+			token_loads),
+	{"pushd_notification_queue_usage", "pg_notification_queue_usage() at the last heartbeat.",
+	METRIC_GAUGE, NULL, NULL, queue_usage, NULL},
+	{"pushd_notify_to_send_seconds",
+		"From a notification's arrival to its change being queued for clients.",
+	METRIC_HISTOGRAM, NULL, NULL, NULL, &latency},
+};
+const int	metrics_nrows = sizeof(metrics_rows) / sizeof(metrics_rows[0]);
+
+/* The table /metrics is rendered from: the modules' rows, in the order registered. */
+#define MAX_TABLES 32
+static struct
 {
-	textbuf_printf(buf, "# HELP %s %s\n# TYPE %s gauge\n%s %.17g\n", name, help, name, name, value);
+	const MetricDef *rows;
+	int			nrows;
+}			tables[MAX_TABLES];
+static int	ntables;
+
+static bool
+registered(const char *name)
+{
+	int			t;
+	int			i;
+
+	for (t = 0; t < ntables; t++)
+		for (i = 0; i < tables[t].nrows; i++)
+			if (tables[t].rows[i].help && strcmp(tables[t].rows[i].name, name) == 0)
+				return true;
+	return false;
 }
 
-void
-metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version, int database_up,
-			   double since_answer_s)
+bool
+metrics_register(const MetricDef *rows, int nrows)
 {
 	int			i;
 
-	gauge(buf, "pushd_clients", "Connected stream clients (WebSocket, SSE, OFREP event streams).", clients);
-	gauge(buf, "pushd_groups", "Client groups (distinct contexts), each evaluated once.", groups);
-	counter(buf, "pushd_evaluations_total", "Evaluations of a toggle for a group.",
-			metrics.evaluations);
-	counter(buf, "pushd_schedule_reevaluations_total",
-			"Times a time-dependent toggle's windows opened or closed.",
-			metrics.schedule_reevaluations);
-	counter(buf, "pushd_schedule_changes_total",
-			"Change messages with cause \"schedule\" (one per group whose results changed).",
-			metrics.schedule_changes);
-	counter(buf, "pushd_messages_sent_total", "Messages written to clients.", metrics.messages_sent);
-	counter(buf, "pushd_bytes_sent_total", "Message bytes written to clients.", metrics.bytes_sent);
-	counter(buf, "pushd_changes_applied_total", "Committed transactions applied to the cache.",
-			metrics.changes_applied);
-	gauge(buf, "pushd_last_version", "Version of the cached state.", (double) last_version);
-	counter(buf, "pushd_epoch_changes_total", "Times a new epoch forced a full resync.",
-			metrics.epoch_changes);
-	counter(buf, "pushd_epoch_refusals_total",
-			"Times a database on an earlier timeline than the one followed was refused.",
-			metrics.epoch_refusals);
-	gauge(buf, "pushd_database_up", "1 when the database link is up and the cache current.",
-		  database_up);
-	gauge(buf, "pushd_database_last_answer_seconds",
-		  "Seconds since the database server last sent anything; -1 before the first connection.",
-		  since_answer_s);
-	counter(buf, "pushd_reconnects_total", "Database reconnection attempts.", metrics.reconnects);
-	counter(buf, "pushd_database_timeouts_total",
-			"Database hosts or queries given up because no answer came in time.",
-			metrics.db_timeouts);
-	counter(buf, "pushd_database_probes_total",
-			"Reads of the log sent to probe a database link that was idle.", metrics.db_probes);
-	counter(buf, "pushd_outage_closes_total",
-			"Clients closed with 1013 because the database link stayed down past --outage-grace.",
-			metrics.outage_closes);
-	counter(buf, "pushd_outage_refused_total",
-			"Handshakes and requests answered 503 while the database link was down past --outage-grace or before the first load.",
-			metrics.outage_refused);
-	counter(buf, "pushd_future_closes_total",
-			"Clients closed with 1013 because they resumed from a version this node did not reach within --future-wait.",
-			metrics.future_closes);
-	counter(buf, "pushd_coalesced_total", "Times a lagging client's backlog was coalesced.",
-			metrics.coalesced);
-	counter(buf, "pushd_culled_clients_total", "Clients closed for falling too far behind.",
-			metrics.culled);
-	counter(buf, "pushd_notifications_total", "NOTIFY toggles messages received.",
-			metrics.notifications);
-	counter(buf, "pushd_notifications_ignored_total",
-			"Notifications after which the log held nothing new (forged or redundant).",
-			metrics.notifications_ignored);
-	counter(buf, "pushd_auth_refused_total",
-			"Requests refused for their token: missing, unknown, revoked, expired (401) or not loaded yet (503).",
-			metrics.auth_refused);
-	counter(buf, "pushd_token_closes_total",
-			"Clients closed with 4003 because their token was revoked, expired or changed scope.",
-			metrics.token_closes);
-	counter(buf, "pushd_token_loads_total", "Times the token set was (re)loaded from toggles.tokens.",
-			metrics.token_loads);
-	gauge(buf, "pushd_tokens", "Tokens held in memory (revoked and expired included).",
-		  (double) tokens_count());
-	gauge(buf, "pushd_notification_queue_usage",
-		  "pg_notification_queue_usage() at the last heartbeat.", metrics.queue_usage);
+	if (ntables == MAX_TABLES)
+		return false;
+	for (i = 0; i < nrows; i++)
+		if (rows[i].help && registered(rows[i].name))
+			return false;
+	tables[ntables].rows = rows;
+	tables[ntables].nrows = nrows;
+	ntables++;
+	return true;
+}
 
-	textbuf_puts(buf, "# HELP pushd_notify_to_send_seconds From a notification's arrival to its change being queued for clients.\n"
-				 "# TYPE pushd_notify_to_send_seconds histogram\n");
-	for (i = 0; i < LATENCY_BUCKETS; i++)
-		textbuf_printf(buf, "pushd_notify_to_send_seconds_bucket{le=\"%g\"} %llu\n",
-					   latency_le[i], (unsigned long long) metrics.latency_buckets[i]);
-	textbuf_printf(buf, "pushd_notify_to_send_seconds_bucket{le=\"+Inf\"} %llu\n"
-				   "pushd_notify_to_send_seconds_sum %.9f\n"
-				   "pushd_notify_to_send_seconds_count %llu\n",
-				   (unsigned long long) metrics.latency_count, metrics.latency_sum,
-				   (unsigned long long) metrics.latency_count);
-	limits_render_metrics(buf);
-	liveness_render_metrics(buf);
-	listener_render_metrics(buf);
-	ofrep_render_metrics(buf);
-	sse_render_metrics(buf);
+void
+metrics_reset(void)
+{
+	ntables = 0;
+}
+
+static void
+render_histogram(TextBuf *buf, const char *name, const MetricHistogram *h)
+{
+	int			i;
+
+	for (i = 0; i < h->nbuckets; i++)
+		textbuf_printf(buf, "%s_bucket{le=\"%g\"} %llu\n", name, h->le[i],
+					   (unsigned long long) h->buckets[i]);
+	textbuf_printf(buf, "%s_bucket{le=\"+Inf\"} %llu\n%s_sum %.9f\n%s_count %llu\n",
+				   name, (unsigned long long) *h->count, name, *h->sum, name,
+				   (unsigned long long) *h->count);
+}
+
+static void
+render_row(TextBuf *buf, const MetricDef *row)
+{
+	static const char *const kinds[] = {"counter", "gauge", "histogram"};
+
+	if (row->help)
+		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", row->name, row->help, row->name,
+					   kinds[row->kind]);
+	switch (row->kind)
+	{
+		case METRIC_COUNTER:
+			textbuf_printf(buf, "%s%s %llu\n", row->name, row->labels ? row->labels : "",
+						   (unsigned long long) *row->counter);
+			break;
+		case METRIC_GAUGE:
+			textbuf_printf(buf, "%s%s %.17g\n", row->name, row->labels ? row->labels : "",
+						   row->gauge());
+			break;
+		case METRIC_HISTOGRAM:
+			render_histogram(buf, row->name, row->histogram);
+			break;
+	}
+}
+
+void
+metrics_render(TextBuf *buf)
+{
+	int			t;
+	int			i;
+
+	for (t = 0; t < ntables; t++)
+		for (i = 0; i < tables[t].nrows; i++)
+			render_row(buf, &tables[t].rows[i]);
 }

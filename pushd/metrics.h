@@ -5,6 +5,7 @@
 #ifndef PUSHD_METRICS_H
 #define PUSHD_METRICS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "encode.h"
@@ -44,8 +45,54 @@ extern Metrics metrics;
 
 extern void metrics_observe_latency(double seconds);
 
-/* metrics_render appends the exposition text; gauges come from the caller's state. */
-extern void metrics_render(TextBuf *buf, int clients, int groups, int64_t last_version,
-						   int database_up, double since_answer_s);
+typedef enum MetricKind
+{
+	METRIC_COUNTER,
+	METRIC_GAUGE,
+	METRIC_HISTOGRAM
+} MetricKind;
+
+/* A histogram's buckets (cumulative, as Prometheus counts them), count and sum. */
+typedef struct MetricHistogram
+{
+	int			nbuckets;
+	const double *le;			/* upper bounds, ascending; +Inf is added */
+	const uint64_t *buckets;
+	const uint64_t *count;
+	const double *sum;
+} MetricHistogram;
+
+/*
+ * MetricDef: one row of /metrics.  A family is a row with help and the rows after it
+ * with help NULL (the same name, other labels).  Each module that counts something owns
+ * its rows (a static table next to its counters); metrics_register puts them on /metrics.
+ */
+typedef struct MetricDef
+{
+	const char *name;
+	const char *help;			/* NULL: another row of the family above */
+	MetricKind	kind;
+	const char *labels;			/* {name="value"}, or NULL */
+	const uint64_t *counter;	/* METRIC_COUNTER */
+	double		(*gauge) (void);	/* METRIC_GAUGE */
+	const MetricHistogram *histogram;	/* METRIC_HISTOGRAM */
+} MetricDef;
+
+/*
+ * metrics_register appends a module's rows to the one table /metrics is rendered from,
+ * after those registered before (main.c, at start-up; the rows must outlive it).
+ * Returns false, registering nothing, when a family of theirs is on the table already.
+ */
+extern bool metrics_register(const MetricDef *rows, int nrows);
+
+/* metrics_render appends the exposition text of every registered row, in order. */
+extern void metrics_render(TextBuf *buf);
+
+/* metrics_reset forgets every registered table (between unit tests). */
+extern void metrics_reset(void);
+
+/* The rows of metrics.c's own counters (Metrics) and of the latency histogram. */
+extern const MetricDef metrics_rows[];
+extern const int metrics_nrows;
 
 #endif

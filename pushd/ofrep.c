@@ -623,25 +623,16 @@ ofrep_closed(Session *s)
 	s->ofrep = NULL;
 }
 
-void
-ofrep_render_metrics(TextBuf *buf)
-{
-	textbuf_printf(buf,
-				   "# HELP pushd_ofrep_requests_total OFREP evaluation requests answered, by kind.\n"
-				   "# TYPE pushd_ofrep_requests_total counter\n"
-				   "pushd_ofrep_requests_total{kind=\"single\"} %llu\n"
-				   "pushd_ofrep_requests_total{kind=\"bulk\"} %llu\n"
-				   "# HELP pushd_ofrep_not_modified_total OFREP answers 304 (If-None-Match).\n"
-				   "# TYPE pushd_ofrep_not_modified_total counter\n"
-				   "pushd_ofrep_not_modified_total %llu\n"
-				   "# HELP pushd_ofrep_client_errors_total OFREP requests answered 4xx.\n"
-				   "# TYPE pushd_ofrep_client_errors_total counter\n"
-				   "pushd_ofrep_client_errors_total %llu\n"
-				   "# HELP pushd_ofrep_preflights_total CORS preflights of OFREP paths.\n"
-				   "# TYPE pushd_ofrep_preflights_total counter\n"
-				   "pushd_ofrep_preflights_total %llu\n",
-				   (unsigned long long) counters.single, (unsigned long long) counters.bulk,
-				   (unsigned long long) counters.not_modified,
-				   (unsigned long long) counters.client_errors,
-				   (unsigned long long) counters.preflights);
-}
+const MetricDef ofrep_rows[] = {
+	{"pushd_ofrep_requests_total", "OFREP evaluation requests answered, by kind.", METRIC_COUNTER,
+	"{kind=\"single\"}", &counters.single, NULL, NULL},
+	{"pushd_ofrep_requests_total", NULL, METRIC_COUNTER, "{kind=\"bulk\"}", &counters.bulk, NULL,
+	NULL},
+	{"pushd_ofrep_not_modified_total", "OFREP answers 304 (If-None-Match).", METRIC_COUNTER, NULL,
+	&counters.not_modified, NULL, NULL},
+	{"pushd_ofrep_client_errors_total", "OFREP requests answered 4xx.", METRIC_COUNTER, NULL,
+	&counters.client_errors, NULL, NULL},
+	{"pushd_ofrep_preflights_total", "CORS preflights of OFREP paths.", METRIC_COUNTER, NULL,
+	&counters.preflights, NULL, NULL},
+};
+const int	ofrep_nrows = sizeof(ofrep_rows) / sizeof(ofrep_rows[0]);

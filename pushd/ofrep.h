@@ -12,6 +12,7 @@
 
 #include "encode.h"
 #include "http.h"
+#include "metrics.h"
 
 /* ofrep_path: the request is for /ofrep/ (any method). */
 extern bool ofrep_path(const char *path);
@@ -31,6 +32,8 @@ extern void ofrep_closed(Session *s);
 struct Group;
 extern void ofrep_bulk_etag(struct Group *group, char *etag, size_t size);
 
-extern void ofrep_render_metrics(TextBuf *buf);
+/* The rows of /metrics of OFREP's counters (metrics_register). */
+extern const MetricDef ofrep_rows[];
+extern const int ofrep_nrows;
 
 #endif

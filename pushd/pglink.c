@@ -152,6 +152,21 @@ tell_state(bool ready)
 		state_hooks[i] (ready);
 }
 
+static double
+database_up(void)
+{
+	return state == LINK_READY;
+}
+
+const MetricDef pglink_rows[] = {
+	{"pushd_database_up", "1 when the database link is up and the cache current.", METRIC_GAUGE,
+	NULL, NULL, database_up, NULL},
+	{"pushd_database_last_answer_seconds",
+		"Seconds since the database server last sent anything; -1 before the first connection.",
+	METRIC_GAUGE, NULL, NULL, pglink_seconds_since_answer, NULL},
+};
+const int	pglink_nrows = sizeof(pglink_rows) / sizeof(pglink_rows[0]);
+
 static void
 forget_raw(void)
 {

@@ -10,6 +10,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "metrics.h"
+
 typedef void (*JobDone) (PGresult *res, void *arg);
 
 /* What the probe says of the data the link follows: catch up, load afresh, or let go. */
@@ -82,6 +84,10 @@ extern void pglink_shutdown(void);
 extern bool pglink_ready(void);
 /* pglink_seconds_since_answer: since the server last sent anything; -1: never. */
 extern double pglink_seconds_since_answer(void);
+
+/* The rows of /metrics of the link (metrics_register). */
+extern const MetricDef pglink_rows[];
+extern const int pglink_nrows;
 
 /*
  * pglink_enqueue queues a bookkeeping statement with text parameters, run when no other

@@ -368,22 +368,15 @@ sse_end(Client *c, int code)
 	return -1;
 }
 
-void
-sse_render_metrics(TextBuf *buf)
-{
-	textbuf_printf(buf,
-				   "# HELP pushd_sse_streams_total Server-Sent Events streams started (GET /v1/events).\n"
-				   "# TYPE pushd_sse_streams_total counter\n"
-				   "pushd_sse_streams_total %llu\n"
-				   "# HELP pushd_sse_retries_total SSE answers and streams ended with retry: (temporary conditions).\n"
-				   "# TYPE pushd_sse_retries_total counter\n"
-				   "pushd_sse_retries_total %llu\n"
-				   "# HELP pushd_sse_heartbeats_total SSE heartbeat comments written.\n"
-				   "# TYPE pushd_sse_heartbeats_total counter\n"
-				   "pushd_sse_heartbeats_total %llu\n"
-				   "# HELP pushd_sse_hangups_total SSE streams let go at a heartbeat sweep because their client had hung up.\n"
-				   "# TYPE pushd_sse_hangups_total counter\n"
-				   "pushd_sse_hangups_total %llu\n",
-				   (unsigned long long) counters.streams, (unsigned long long) counters.retries,
-				   (unsigned long long) counters.heartbeats, (unsigned long long) counters.hangups);
-}
+const MetricDef sse_rows[] = {
+	{"pushd_sse_streams_total", "Server-Sent Events streams started (GET /v1/events).",
+	METRIC_COUNTER, NULL, &counters.streams, NULL, NULL},
+	{"pushd_sse_retries_total", "SSE answers and streams ended with retry: (temporary conditions).",
+	METRIC_COUNTER, NULL, &counters.retries, NULL, NULL},
+	{"pushd_sse_heartbeats_total", "SSE heartbeat comments written.", METRIC_COUNTER, NULL,
+	&counters.heartbeats, NULL, NULL},
+	{"pushd_sse_hangups_total",
+		"SSE streams let go at a heartbeat sweep because their client had hung up.",
+	METRIC_COUNTER, NULL, &counters.hangups, NULL, NULL},
+};
+const int	sse_nrows = sizeof(sse_rows) / sizeof(sse_rows[0]);

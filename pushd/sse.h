@@ -14,6 +14,7 @@
 #include "clients.h"
 #include "http.h"
 #include "message.h"
+#include "metrics.h"
 
 /* sse_start answers GET /v1/events: the stream, or why not (a 200 with retry: when temporary). */
 extern int	sse_start(struct lws *wsi, Session *s);
@@ -48,6 +49,8 @@ extern int	sse_end(Client *c, int code);
 extern void sse_want_write(struct lws *wsi);
 extern void sse_wrote(struct lws *wsi, bool more);
 
-extern void sse_render_metrics(TextBuf *buf);
+/* The rows of /metrics of SSE's counters (metrics_register). */
+extern const MetricDef sse_rows[];
+extern const int sse_nrows;
 
 #endif

@@ -12,6 +12,18 @@
 #include "schedule.h"
 #include "stream.h"
 
+static double
+last_version(void)
+{
+	return (double) pushd.cache.version;
+}
+
+const MetricDef stream_rows[] = {
+	{"pushd_last_version", "Version of the cached state.", METRIC_GAUGE, NULL, NULL,
+	last_version, NULL},
+};
+const int	stream_nrows = sizeof(stream_rows) / sizeof(stream_rows[0]);
+
 void
 stream_load_begin(const char *epoch, int64_t version)
 {

@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 
+#include "metrics.h"
 #include "toggle.h"
 
 /*
@@ -36,5 +37,9 @@ extern void stream_time_moved(Toggle *const *moved, int nmoved, int64_t at_us);
 
 /* stream_tokens_changed: the token set was loaded again; clients it no longer admits go. */
 extern void stream_tokens_changed(void);
+
+/* The row of /metrics of the version served (metrics_register). */
+extern const MetricDef stream_rows[];
+extern const int stream_nrows;
 
 #endif

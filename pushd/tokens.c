@@ -210,6 +210,18 @@ tokens_count(void)
 	return ntokens;
 }
 
+static double
+tokens_gauge(void)
+{
+	return tokens_count();
+}
+
+const MetricDef tokens_rows[] = {
+	{"pushd_tokens", "Tokens held in memory (revoked and expired included).", METRIC_GAUGE, NULL,
+	NULL, tokens_gauge, NULL},
+};
+const int	tokens_nrows = sizeof(tokens_rows) / sizeof(tokens_rows[0]);
+
 bool
 tokens_loaded(void)
 {

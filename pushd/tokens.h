@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "metrics.h"
 #include "scope.h"
 
 typedef struct Token
@@ -58,6 +59,10 @@ extern TokenVerdict tokens_check_id(int64_t id, int64_t now, const Token **out);
 extern int64_t tokens_next_expiry(int64_t now);
 
 extern int	tokens_count(void);
+
+/* The row of /metrics of the token set (metrics_register). */
+extern const MetricDef tokens_rows[];
+extern const int tokens_nrows;
 extern bool tokens_loaded(void);
 extern void tokens_free_all(void);
 
