@@ -34,7 +34,6 @@
 #include "stream.h"
 #include "sync.h"
 #include "zoneinfo.h"
-#include "tickets.h"
 #include "tls.h"
 #include "tokens.h"
 
@@ -397,7 +396,6 @@ teardown(void)
 	limits_stop();
 	http_stop();
 	origin_stop();
-	tickets_free_all();
 	tls_stop();
 	free(pushd.node);
 	config_free(&pushd.cfg);

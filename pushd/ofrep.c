@@ -437,11 +437,15 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 	}
 	else
 	{
-		const Ticket *ticket = ticket_for(req->has_token, req->token_id, group->context,
-										  wall_clock_us());
+		const Token *token = NULL;
+		char	   *ticket = NULL;
 
+		if (!req->has_token || tokens_check_id(req->token_id, wall_clock_us(), &token) == TOKEN_OK)
+			ticket = ticket_make(req->token_id, token ? token->hash : NULL, group->context,
+								 wall_clock_us());
 		counters.bulk++;
-		encode_bulk(&out, group, ticket ? ticket->text : NULL);
+		encode_bulk(&out, group, ticket);
+		free(ticket);
 	}
 	group_release(group);
 	if (out.data == NULL)
@@ -472,21 +476,40 @@ notifications(struct lws *wsi, Session *s)
 {
 	char	   *text = NULL;
 	size_t		len = 0;
-	const Ticket *ticket = NULL;
+	Ticket		ticket;
+	bool		parsed = false;
+	const Token *token = NULL;
+	TokenVerdict verdict = TOKEN_OK;
+	const char *refusal = NULL;
+	int64_t		now = wall_clock_us();
+	int			rc;
 
 	if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) <= 0)
 		return fail(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "", NULL, NULL,
 					"the event stream is read with GET", true);
-	if (http_query_arg(wsi, "ticket", TICKET_LEN, &text, &len) && text != NULL)
-		ticket = ticket_find(text, wall_clock_us());
+	if (http_query_arg(wsi, "ticket", TICKET_MAX, &text, &len) && text != NULL)
+		parsed = ticket_parse(text, len, &ticket);
 	free(text);
-	if (ticket == NULL)
+	if (parsed && ticket.has_token)
+		verdict = tokens_check_id(ticket.token_id, now, &token);
+	/* Another node's ticket is as good: its MAC is keyed with the token's hash. */
+	if (!parsed || (ticket.has_token && token == NULL) ||
+		!ticket_verify(&ticket, token ? token->hash : NULL, now))
+		refusal = "unknown or expired stream ticket: fetch /ofrep/v1/evaluate/flags again";
+	else if (verdict != TOKEN_OK)
+		refusal = token_verdict_text(verdict);
+	else if (!ticket.has_token && !pushd.cfg.allow_anonymous)
+		refusal = "a token is required";
+	if (refusal != NULL)
 	{
+		if (parsed)
+			ticket_clear(&ticket);
 		metrics.auth_refused++;
-		return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized",
-						   "unknown or expired stream ticket: fetch /ofrep/v1/evaluate/flags again");
+		return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized", refusal);
 	}
-	return sse_start_notify(wsi, s, ticket);
+	rc = sse_start_notify(wsi, s, token, ticket.context);
+	ticket_clear(&ticket);
+	return rc;
 }
 
 int

@@ -24,7 +24,6 @@
 #include "pushd.h"
 #include "sse.h"
 #include "ofrep.h"
-#include "tickets.h"
 
 #define ORIGIN_MAX 512
 
@@ -217,35 +216,23 @@ begin_stream(struct lws *wsi)
 }
 
 int
-sse_start_notify(struct lws *wsi, Session *s, const Ticket *ticket)
+sse_start_notify(struct lws *wsi, Session *s, const Token *token, const char *context)
 {
-	const Token *token = NULL;
 	const char *outage;
 	char		err[256];
 	Group	   *group;
 
 	if (pushd.shutting_down)
 		return retry_later(wsi, "this node is shutting down");
-	if (ticket->has_token)
-	{
-		TokenVerdict verdict = tokens_check_id(ticket->token_id, wall_clock_us(), &token);
-
-		if (verdict != TOKEN_OK)
-		{
-			metrics.auth_refused++;
-			return http_refuse(wsi, HTTP_STATUS_UNAUTHORIZED, "unauthorized", token_verdict_text(verdict));
-		}
-	}
 	if ((outage = outage_refusal()) != NULL)
 	{
 		metrics.outage_refused++;
 		return retry_later(wsi, outage);
 	}
-	group = group_acquire(ticket->context, strlen(ticket->context), token ? token->scope : NULL,
-						  err, sizeof(err));
+	group = group_acquire(context, strlen(context), token ? token->scope : NULL, err, sizeof(err));
 	if (group == NULL)
 		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
-	clients_open_notify(&s->client, wsi, group, ticket->has_token ? ticket->token_id : 0);
+	clients_open_notify(&s->client, wsi, group, token ? token->id : 0);
 	return begin_stream(wsi);
 }
 

@@ -20,11 +20,13 @@
 extern int	sse_start(struct lws *wsi, Session *s);
 
 /*
- * sse_start_notify answers GET /ofrep/v1/events?ticket=T: OFREP's notification stream
- * (docs/openfeature.md) for the group of the ticket's scope and context.
+ * sse_start_notify answers GET /ofrep/v1/events?ticket=T once ofrep.c has checked the
+ * ticket: OFREP's notification stream (docs/openfeature.md) for the group of token's
+ * scope (NULL: anonymous) and the canonical context.
  */
-struct Ticket;
-extern int	sse_start_notify(struct lws *wsi, Session *s, const struct Ticket *ticket);
+struct Token;
+extern int	sse_start_notify(struct lws *wsi, Session *s, const struct Token *token,
+							 const char *context);
 
 /*
  * sse_write_msg writes msg as one event (on a notify stream: a refetchEvaluation for a

@@ -175,7 +175,7 @@ test('bulk: eventStreams names a ticket URL (never the token); the stream it ope
 	const [stream] = r.body.eventStreams;
 	assert.equal(stream.type, 'sse');
 	assert.equal(stream.inactivityDelaySec, 120);
-	assert.match(stream.endpoint.requestUri, /^\/ofrep\/v1\/events\?ticket=[A-Za-z0-9_-]{32}$/);
+	assert.match(stream.endpoint.requestUri, /^\/ofrep\/v1\/events\?ticket=[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{43}$/);
 	assert.ok(!stream.endpoint.requestUri.includes(token));
 	assert.equal((await post('', { context: { targetingKey: 'u1' } })).body.eventStreams[0].endpoint.requestUri,
 		stream.endpoint.requestUri, 'the same caller and context keep their URL');
@@ -189,6 +189,50 @@ test('bulk: eventStreams names a ticket URL (never the token); the stream it ope
 	assert.match((await res.json()).message, /unknown or expired stream ticket/);
 	res = await fetch(`${pushd.httpUrl}/ofrep/v1/events`);
 	assert.equal(res.status, 401);
+	// One character changed in what the ticket says (the context's first byte): refused.
+	const [, payload, mac] = /ticket=([^.]+)\.(.+)$/.exec(stream.endpoint.requestUri);
+	const tampered = `${payload.slice(0, 30)}${payload[30] === 'A' ? 'B' : 'A'}${payload.slice(31)}.${mac}`;
+	res = await fetch(`${pushd.httpUrl}/ofrep/v1/events?ticket=${tampered}`);
+	assert.equal(res.status, 401);
+	assert.match((await res.json()).message, /unknown or expired stream ticket/);
+});
+
+test('a ticket is good on every node: another pushd of the same database streams it, and tells it of a flip', async () => {
+	const r = await post('', { context: { targetingKey: 'u4' } });
+	const uri = r.body.eventStreams[0].endpoint.requestUri;
+	const other = await Pushd.start({ db: DB, name: 'other-node', anonymous: false });
+	try {
+		assert.equal((await (await fetch(`${other.httpUrl}/ofrep/v1/evaluate/flags`, {
+			method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+			body: JSON.stringify({ context: { targetingKey: 'u4' } }),
+		})).json()).eventStreams[0].endpoint.requestUri, uri, 'both nodes name the same URL for the same caller');
+		let text = '';
+		const sock = connect(other.port, '127.0.0.1', () => sock.write(`GET ${uri} HTTP/1.1\r\nHost: x\r\n\r\n`));
+		sock.on('data', (d) => { text += d; });
+		sock.on('error', () => {});
+		try {
+			await waitFor(() => /^HTTP\/1\.1 200 [^]*retry: 1000\n\n/.test(text), 5000, 'the stream on the other node', () => text);
+			await psql(DB, "UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'app.one'");
+			await waitFor(() => text.includes('"type":"refetchEvaluation"'), 5000, 'a refetchEvaluation', () => text);
+		} finally {
+			sock.destroy();
+			await psql(DB, "UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'app.one'");
+		}
+		// A node that takes no anonymous callers refuses an anonymous caller's ticket.
+		const open = await Pushd.start({ db: DB, name: 'anonymous-node', anonymous: true });
+		try {
+			const anon = await (await fetch(`${open.httpUrl}/ofrep/v1/evaluate/flags`, {
+				method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"context":{"targetingKey":"u5"}}',
+			})).json();
+			const res = await fetch(`${other.httpUrl}${anon.eventStreams[0].endpoint.requestUri}`);
+			assert.equal(res.status, 401);
+			assert.match((await res.json()).message, /a token is required/);
+		} finally {
+			await open.stop();
+		}
+	} finally {
+		await other.stop();
+	}
 });
 
 test('an event stream is a row of toggles.connections with transport ofrep-events', async () => {
