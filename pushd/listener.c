@@ -36,6 +36,12 @@
 #define ACCEPT_ERROR_LOG_US (10 * LWS_US_PER_SEC)
 
 /*
+ * After accept() failed for want of descriptors, how long accepting rests: the queued
+ * connection keeps the socket readable, and poll() would otherwise return at once, forever.
+ */
+#define ACCEPT_RETRY_US (100 * 1000)
+
+/*
  * After this many handshakes at once, the allocator is asked to give freed memory back
  * once they are over (listener_handshake_done).
  */
@@ -46,6 +52,7 @@ static bool paused;
 static int	handshakes_peak;
 static uint64_t pauses;
 static int64_t accept_error_logged_us;
+static lws_sorted_usec_list_t retry_timer;
 
 /* bind_listen makes a listening socket for one address; -1 when it cannot. */
 static int
@@ -133,6 +140,12 @@ listener_start(void)
  * 3 probes --pong-timeout / 3 apart.
  */
 void
+listener_stop(void)
+{
+	lws_sul_cancel(&retry_timer);
+}
+
+void
 listener_tune(void)
 {
 	int			fd = listen_wsi ? lws_get_socket_fd(listen_wsi) : -1;
@@ -188,6 +201,17 @@ listener_handshake_done(void)
 	lws_rx_flow_control(listen_wsi, 1);
 }
 
+/* retry_due: accepting again after a rest (ACCEPT_RETRY_US). */
+static void
+retry_due(lws_sorted_usec_list_t *sul)
+{
+	(void) sul;
+	if (!paused || listen_wsi == NULL)
+		return;
+	paused = false;
+	lws_rx_flow_control(listen_wsi, 1);
+}
+
 /* accept_batch accepts up to ACCEPT_BATCH connections and hands them to lws. */
 static void
 accept_batch(int listen_fd)
@@ -206,12 +230,16 @@ accept_batch(int listen_fd)
 		{
 			if (errno == EINTR || errno == ECONNABORTED)
 				continue;
-			if (errno != EAGAIN && errno != EWOULDBLOCK &&
-				now_us() - accept_error_logged_us > ACCEPT_ERROR_LOG_US)
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				return;
+			if (now_us() - accept_error_logged_us > ACCEPT_ERROR_LOG_US)
 			{
 				accept_error_logged_us = now_us();
-				log_warn("accept on %s failed: %s", pushd.cfg.listen, strerror(errno));
+				log_warn("accept on %s failed: %s; accepting again in %d ms", pushd.cfg.listen,
+						 strerror(errno), ACCEPT_RETRY_US / 1000);
 			}
+			pause_accepting();
+			lws_sul_schedule(pushd.context, 0, &retry_timer, retry_due, ACCEPT_RETRY_US);
 			return;
 		}
 		if (limits_accept(fd) != 0)

@@ -18,6 +18,9 @@
 /* listener_start opens --listen and adopts it into pushd.vhost; false (logged) on failure. */
 extern bool listener_start(void);
 
+/* listener_stop cancels its timer (the socket goes with the lws context). */
+extern void listener_stop(void);
+
 /* listener_tune applies the settings accepted sockets inherit (again, after a reload). */
 extern void listener_tune(void);
 

@@ -384,6 +384,7 @@ teardown(void)
 		lws_service(pushd.context, 0);
 
 	liveness_stop();
+	listener_stop();
 	registry_stop();
 	schedule_stop();
 	pglink_shutdown();

@@ -71,6 +71,43 @@ ok(defined $ka && $ka > 10 && $ka <= 20, "accepted sockets have TCP keepalive af
 $_->close for @many, $waiting, @idle;
 is($pushd->stop, 0, 'SIGTERM: exit status 0');
 
+# --- out of descriptors: accepting rests, it does not spin --------------------------------
+# Under `ulimit -n 40` accept() fails with EMFILE while a connection waits in the queue:
+# pushd pauses accepting for 100 ms at a time instead of polling a readable socket in a
+# loop, and serves the waiting client once descriptors are free again.
+$pushd = PushdHelper->start($node,
+	wrapper => [ 'sh', '-c', 'ulimit -n 40; exec "$@"', 'sh' ],
+	args => [ '--max-connections', '1000', '--max-connections-per-ip', '0' ]);
+my @full;
+for (1 .. 60)
+{
+	my $c = PushdHelper::RawClient->connect(port => $pushd->port);
+	$c->send_raw("GET /v1/stream HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+		  . "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+	my ($st) = $c->read_http_response(1);
+	push @full, $c;
+	last if $st ne '101';
+}
+my $starved = $full[-1];
+my ($st) = $starved->read_http_response(0.1);
+isnt($st, '101', sprintf('descriptors run out after %d clients', scalar(@full) - 1));
+my $cpu = sub {
+	open my $fh, '<', '/proc/' . $pushd->pid . '/stat' or return 0;
+	my @f = split ' ', (<$fh> =~ s/^.*\) //r);
+	return ($f[11] + $f[12]) / 100;    # utime + stime, in clock ticks of 1/100 s
+};
+my $cpu0 = $cpu->();
+sleep 2;
+my $spent = $cpu->() - $cpu0;
+cmp_ok($spent, '<', 0.5, sprintf('while one waits, pushd does not spin (%.2f s of CPU in 2 s)', $spent));
+like($pushd->log_contents, qr/accept on \S+ failed: Too many open files; accepting again in 100 ms/,
+	'the failure is logged');
+$_->close for @full[ 0 .. 4 ];
+($st) = $starved->read_http_response(5);
+is($st, '101', 'once descriptors are free, the waiting client is served');
+$_->close for @full;
+is($pushd->stop, 0, 'SIGTERM: exit status 0');
+
 # --- a storm of 3,000 -----------------------------------------------------------------
 $pushd = PushdHelper->start($node,
 	args => [ '--max-connections', '4000', '--max-connections-per-ip', '0' ]);
