@@ -16,7 +16,7 @@ includes() {
 	local f h
 	for f in pushd/*.c pushd/*.h; do
 		sed -n 's/^#include "\([^"]*\)".*/\1/p' "$f" | while read -r h; do
-			[[ -f pushd/$h ]] && echo "$f -> $h"
+			if [[ -f pushd/$h ]]; then echo "$f -> $h"; fi
 		done
 	done
 }
