@@ -34,6 +34,8 @@
 
 static lws_dll2_owner_t all_clients;	/* Client.list, newest first */
 static int	nwaiting;			/* clients waiting for a version from ahead */
+
+static void admitted_drop(void);
 static uint64_t next_id = 1;
 
 int
@@ -304,6 +306,7 @@ clients_close_all(void)
 {
 	Client	   *c;
 
+	admitted_drop();
 	for (c = clients_first(); c != NULL; c = clients_next(c))
 		clients_close(c, LWS_CLOSE_STATUS_GOINGAWAY, "shutting down");
 }
@@ -372,36 +375,44 @@ start_stream(Client *c, const char *since, const char *want_epoch)
 }
 
 /*
- * handshake_group: the group of the context query parameter (none: {}).  NULL only when
- * the context is refused, which clients_confirm_upgrade already did with a 400.
+ * The WebSocket upgrade being admitted.  HTTP_CONFIRM_UPGRADE checks the token and the
+ * context once and leaves what they gave here for ESTABLISHED, which lws 4.1 calls in the
+ * same pass (lws_process_ws_upgrade: the confirmation, the protocol filter, the
+ * handshake, then ESTABLISHED), so one slot is enough.  An upgrade refused in between
+ * gives it back (clients_upgrade_refused); one that fails in lws's own handshake leaves
+ * it to the next confirmation or the shutdown.
  */
-static Group *
-handshake_group(Client *c, struct lws *wsi)
+static struct
 {
-	char	   *text = NULL;
-	size_t		len = 0;
-	char		err[256];
-	Group	   *g = NULL;
-	const Token *token;
+	struct lws *wsi;
+	Group	   *group;
+	int64_t		token_id;
+}			admitted;
 
-	/* Checked already in clients_confirm_upgrade; asked again for the scope. */
-	if (auth_admit(wsi, pushd.cfg.allow_anonymous, wall_clock_us(), &token) != TOKEN_OK)
-		return NULL;
-	c->token_id = token ? token->id : 0;
-	if (http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
-		g = group_acquire(text ? text : "", len, token ? token->scope : NULL, err, sizeof(err));
-	free(text);
-	return g;
+static void
+admitted_drop(void)
+{
+	group_release(admitted.group);
+	memset(&admitted, 0, sizeof(admitted));
+}
+
+void
+clients_upgrade_refused(struct lws *wsi)
+{
+	if (admitted.wsi == wsi)
+		admitted_drop();
 }
 
 int
 clients_confirm_upgrade(struct lws *wsi)
 {
 	char		err[256];
-	bool		ok;
+	Group	   *g;
 	const Token *token;
 	TokenVerdict verdict;
 	const char *outage = outage_refusal();
+
+	admitted_drop();			/* left by an upgrade that failed after its confirmation */
 
 	if (outage != NULL)
 	{
@@ -418,11 +429,16 @@ clients_confirm_upgrade(struct lws *wsi)
 						   verdict == TOKEN_UNAVAILABLE ? "unavailable" : "unauthorized",
 						   token_verdict_text(verdict));
 	}
-	ok = http_context_valid(wsi, err, sizeof(err));
-	if (ok)
-		return 0;
-	log_info("upgrade refused: invalid context: %s", err);
-	return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
+	g = http_context_group(wsi, token ? token->scope : NULL, err, sizeof(err));
+	if (g == NULL)
+	{
+		log_info("upgrade refused: invalid context: %s", err);
+		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
+	}
+	admitted.wsi = wsi;
+	admitted.group = g;
+	admitted.token_id = token ? token->id : 0;
+	return 0;
 }
 
 /* client_attach makes c a member of g (taking over the reference) and starts its stream. */
@@ -478,13 +494,11 @@ client_init(Client *c, struct lws *wsi, bool sse)
 }
 
 void
-clients_open(Client *c, struct lws *wsi, bool sse, const char *since, const char *epoch)
+clients_open(Client *c, struct lws *wsi, bool sse, Group *g, int64_t token_id,
+			 const char *since, const char *epoch)
 {
-	Group	   *g;
-
 	client_init(c, wsi, sse);
-
-	g = handshake_group(c, wsi);
+	c->token_id = token_id;
 	if (g == NULL)
 	{
 		close_soon(c, CLOSE_BAD_CONTEXT, "invalid context or token");
@@ -798,10 +812,18 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 			{
 				char		since[256];
 				char		epoch[256];
+				Group	   *g = admitted.wsi == wsi ? admitted.group : NULL;
+				int64_t		token_id = admitted.token_id;
 
+				/* What HTTP_CONFIRM_UPGRADE admitted, taken over: nothing is checked twice. */
+				if (g != NULL)
+					memset(&admitted, 0, sizeof(admitted));
 				if (pushd.shutting_down)
+				{
+					group_release(g);
 					return -1;
-				clients_open(c, wsi, false,
+				}
+				clients_open(c, wsi, false, g, token_id,
 							 lws_get_urlarg_by_name(wsi, "since=", since, sizeof(since)),
 							 lws_get_urlarg_by_name(wsi, "epoch=", epoch, sizeof(epoch)));
 				break;

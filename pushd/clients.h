@@ -78,13 +78,14 @@ extern const MetricDef clients_rows[];
 extern const int clients_nrows;
 
 /*
- * clients_open starts the stream of a client whose connection is established: a
- * WebSocket (sse false: since and epoch from the query) or an SSE stream (since and epoch
- * from Last-Event-ID, NULL when there was none).  clients_sse_writeable and
- * clients_sse_closed are the SSE stream's HTTP_WRITEABLE and CLOSED_HTTP.
+ * clients_open starts the stream of a client whose connection is established, admitted
+ * with token token_id (0: anonymous) into group g (its reference taken over; NULL: closed
+ * with 4400): a WebSocket (sse false: since and epoch from the query) or an SSE stream
+ * (since and epoch from Last-Event-ID, NULL when there was none).  clients_sse_writeable
+ * and clients_sse_closed are the SSE stream's HTTP_WRITEABLE and CLOSED_HTTP.
  */
-extern void clients_open(Client *c, struct lws *wsi, bool sse, const char *since,
-						 const char *epoch);
+extern void clients_open(Client *c, struct lws *wsi, bool sse, Group *g, int64_t token_id,
+						 const char *since, const char *epoch);
 extern int	clients_sse_writeable(Client *c);
 
 /*
@@ -107,10 +108,13 @@ extern void clients_broadcast_group(Group *group, Msg *msg);
 extern void clients_version_advanced(void);
 
 /*
- * clients_confirm_upgrade checks a WebSocket upgrade's context: 0 to go on, 1 when it
- * answered 400 itself (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE).
+ * clients_confirm_upgrade admits a WebSocket upgrade, the one time its token and context
+ * are checked: 0 to go on (what they gave waits for ESTABLISHED), 1 when it answered the
+ * refusal itself (LWS_CALLBACK_HTTP_CONFIRM_UPGRADE).  clients_upgrade_refused: the
+ * upgrade was refused after it (the protocol filter), what it admitted is given back.
  */
 extern int	clients_confirm_upgrade(struct lws *wsi);
+extern void clients_upgrade_refused(struct lws *wsi);
 
 /* clients_resync_all gives every client a snapshot (first load, new epoch, gap). */
 extern void clients_resync_all(void);

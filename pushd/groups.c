@@ -248,22 +248,6 @@ canonical_context(const char *context, size_t len, TextBuf *out, char *err, size
 	return context_canonical(context, len, out, err, errlen);
 }
 
-bool
-group_context_valid(const char *context, size_t len, char *err, size_t errlen)
-{
-	TextBuf		canonical;
-	TgContext  *parsed = NULL;
-
-	textbuf_init(&canonical);
-	if (canonical_context(context, len, &canonical, err, errlen) && canonical.data)
-		parsed = tg_context_parse(canonical.data, canonical.len, pushd.cache.hooks, err, errlen);
-	textbuf_free(&canonical);
-	if (parsed == NULL)
-		return false;
-	tg_context_free(parsed, pushd.cache.hooks);
-	return true;
-}
-
 Group *
 group_acquire(const char *context, size_t len, const Scope *scope, char *err, size_t errlen)
 {

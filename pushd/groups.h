@@ -44,9 +44,6 @@ extern Group *group_acquire(const char *context, size_t len, const Scope *scope,
 							char *err, size_t errlen);
 extern void group_release(Group *group);
 
-/* group_context_valid: whether group_acquire would take the context (nothing is kept). */
-extern bool group_context_valid(const char *context, size_t len, char *err, size_t errlen);
-
 /*
  * group_join makes member one of the group's members, taking over one reference;
  * group_leave takes it out and releases that reference.  What a member is, is its

@@ -67,21 +67,21 @@ http_send_body(struct lws *wsi, Session *s, char *body, size_t len)
 	return 0;
 }
 
-bool
-http_context_valid(struct lws *wsi, char *err, size_t errlen)
+Group *
+http_context_group(struct lws *wsi, const Scope *scope, char *err, size_t errlen)
 {
 	char	   *text = NULL;
 	size_t		len = 0;
-	bool		ok;
+	Group	   *g;
 
 	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &text, &len))
 	{
 		snprintf(err, errlen, "the context is larger than %d bytes", CONTEXT_MAX);
-		return false;
+		return NULL;
 	}
-	ok = text == NULL || group_context_valid(text, len, err, errlen);
+	g = group_acquire(text ? text : "", len, scope, err, errlen);
 	free(text);
-	return ok;
+	return g;
 }
 
 /* The most fragments of a query string looked at; the rest are ignored. */

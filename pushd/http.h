@@ -58,8 +58,13 @@ extern int	http_refuse(struct lws *wsi, int status, const char *error, const cha
  */
 extern int	http_send_body(struct lws *wsi, Session *s, char *body, size_t len);
 
-/* http_context_valid: the request's context parameter is absent or acceptable (else err). */
-extern bool http_context_valid(struct lws *wsi, char *err, size_t errlen);
+/*
+ * http_context_group returns (a reference to) the group of the request's context
+ * parameter (absent: {}) for a token's scope (NULL: everything); NULL with a message in err
+ * when the context is too large or not acceptable.  A connection's context is read once,
+ * by this.
+ */
+extern Group *http_context_group(struct lws *wsi, const Scope *scope, char *err, size_t errlen);
 
 /* http_add_header adds one "name: value" header at *p; true when it did not fit. */
 extern bool http_add_header(struct lws *wsi, const char *name, const char *value,

@@ -147,10 +147,14 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			return clients_confirm_upgrade(wsi);
 		case LWS_CALLBACK_FILTER_PROTOCOL_CONNECTION:
 			if (!upgrade_is_valid(wsi))
+			{
+				clients_upgrade_refused(wsi);
 				return 1;
+			}
 			if (!origin_allowed(wsi))
 			{
 				limit_counters.origins_refused++;
+				clients_upgrade_refused(wsi);
 				lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
 				return 1;
 			}

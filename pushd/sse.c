@@ -240,7 +240,7 @@ int
 sse_start(struct lws *wsi, Session *s)
 {
 	char		err[256];
-	bool		ok;
+	Group	   *group;
 	const Token *token;
 	const char *outage;
 	char		epoch[256];
@@ -261,15 +261,16 @@ sse_start(struct lws *wsi, Session *s)
 		metrics.outage_refused++;
 		return retry_later(wsi, outage);
 	}
-	ok = http_context_valid(wsi, err, sizeof(err));
-	if (!ok)
+	/* The token and the context are read once, here. */
+	group = http_context_group(wsi, token ? token->scope : NULL, err, sizeof(err));
+	if (group == NULL)
 		return http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "invalid_context", err);
 
 	/* Before the headers go out: lws lets go of the request's headers once they have. */
 	if (last_event_id(wsi, epoch, sizeof(epoch), since, sizeof(since)))
-		clients_open(&s->client, wsi, true, since, epoch);
+		clients_open(&s->client, wsi, true, group, token ? token->id : 0, since, epoch);
 	else
-		clients_open(&s->client, wsi, true, NULL, NULL);
+		clients_open(&s->client, wsi, true, group, token ? token->id : 0, NULL, NULL);
 	return begin_stream(wsi);
 }
 
