@@ -143,7 +143,8 @@ install-pushd: $(PUSHD) $(PUSHD_MAN)
 SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
 	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets \
-	tests/unit/test_epoch_order tests/unit/test_groups tests/unit/test_metrics tests/unit/test_tickets
+	tests/unit/test_epoch_order tests/unit/test_groups tests/unit/test_metrics tests/unit/test_tickets \
+	tests/unit/test_shared
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -191,6 +192,10 @@ tests/unit/test_metrics: tests/unit/test_metrics.c $(TEST_METRICS_SRCS) $(wildca
 
 tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka
+
+tests/unit/test_shared: tests/unit/test_shared.c pushd/shared.c pushd/shared.h pushd/log.c pushd/log.h pushd/config.c pushd/acl.c
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_shared.c pushd/shared.c pushd/log.c \
+		pushd/config.c pushd/acl.c -lcmocka
 
 tests/unit/test_tickets: tests/unit/test_tickets.c pushd/tickets.c pushd/tickets.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -I$(shell $(PG_CONFIG) --includedir) \

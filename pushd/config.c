@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "acl.h"
 #include "config.h"
@@ -52,6 +53,7 @@ typedef struct Setting
 
 static const char *check_listen(const char *value);
 static const char *check_node(const char *value);
+static const char *check_workers(const char *value);
 static const char *check_origins(const char *value);
 static const char *check_cidrs(const char *value);
 
@@ -65,6 +67,12 @@ static const Setting settings[] = {
 	{"node", SETTING_STRING, offsetof(PushdConfig, node), "", 0, 0,
 	 false, NULL, "NAME", check_node,
 	 "this node in toggles.connections; empty: hostname:port"},
+	{"workers", SETTING_STRING, offsetof(PushdConfig, workers), "1", 0, 0,
+	 false, NULL, "N", check_workers,
+	 "processes serving the one port (SO_REUSEPORT), each with its own database link; auto = online CPUs"},
+	{"worker-timeout", SETTING_INT, offsetof(PushdConfig, worker_timeout_s), "10", 1, 3600,
+	 false, "s", NULL, NULL,
+	 "with --workers above 1: a worker whose heartbeat is this old is killed and restarted"},
 	{"log-level", SETTING_LOG_LEVEL, offsetof(PushdConfig, log_level), "info", 0, 0,
 	 true, NULL, NULL, NULL,
 	 "lowest level logged: debug, info, warn or error"},
@@ -348,6 +356,33 @@ check_node(const char *value)
 	return "at most 255 characters";
 }
 
+/* workers_count: "auto" is the online CPUs (at most MAX_WORKERS); 0 when value is neither. */
+static int
+workers_count(const char *value)
+{
+	char	   *end;
+	long		n;
+
+	if (strcmp(value, "auto") == 0)
+	{
+		n = sysconf(_SC_NPROCESSORS_ONLN);
+		return n < 1 ? 1 : n > MAX_WORKERS ? MAX_WORKERS : (int) n;
+	}
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < 1 || n > MAX_WORKERS)
+		return 0;
+	return (int) n;
+}
+
+static const char *
+check_workers(const char *value)
+{
+	if (workers_count(value) > 0)
+		return NULL;
+	return "auto or a number from 1 to " MAX_WORKERS_TEXT;
+}
+
 /*
  * check_origins accepts a comma-separated list of scheme://host[:port] (what browsers
  * send in Origin: no path, no trailing slash, no white space); "" means any origin.
@@ -516,6 +551,7 @@ finish_config(PushdConfig *cfg, char *err, size_t errlen)
 		cfg->listen_host = xstrdup("");
 		return false;
 	}
+	cfg->nworkers = workers_count(cfg->workers);
 	if ((cfg->tls_cert[0] == '\0') != (cfg->tls_key[0] == '\0'))
 	{
 		set_error(err, errlen, "--tls-cert and --tls-key go together: %s is missing",

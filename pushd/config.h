@@ -16,6 +16,10 @@ typedef enum LogLevel
 	LOG_ERROR
 } LogLevel;
 
+/* --workers: at most this many processes (the shared region has a slot for each). */
+#define MAX_WORKERS 32
+#define MAX_WORKERS_TEXT "32"
+
 typedef struct PushdConfig
 {
 	char	   *db;					/* libpq conninfo; "" = PG* environment */
@@ -23,6 +27,9 @@ typedef struct PushdConfig
 	char	   *listen_host;		/* derived from listen */
 	int			listen_port;		/* derived from listen */
 	char	   *node;				/* "" = hostname:port */
+	char	   *workers;			/* --workers: N or auto */
+	int			nworkers;			/* derived from workers: 1 to MAX_WORKERS */
+	int			worker_timeout_s;	/* a worker's heartbeat older than this: killed */
 	char	   *config_file;		/* --config, command line only */
 	LogLevel	log_level;			/* reloadable */
 	int			resume_window;		/* versions kept in memory for resume */

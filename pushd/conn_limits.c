@@ -17,27 +17,18 @@
 #include "log.h"
 #include "metrics.h"
 #include "pushd.h"
-
-#define PEER_BUCKETS 4096
+#include "shared.h"
 
 /* How often a flood of refusals may be logged: one line, then a count per interval. */
 #define REFUSAL_LOG_INTERVAL_US (10 * LWS_US_PER_SEC)
 
 LimitCounters limit_counters;
 
-/* Open connections from one address. */
-typedef struct Peer
-{
-	struct Peer *next;
-	struct in6_addr addr;
-	int			count;
-} Peer;
-
 typedef struct Conn
 {
 	struct lws *wsi;
 	int			fd;
-	Peer	   *peer;
+	struct in6_addr counted;	/* the address it is counted under (shared.c) */
 	bool		established;
 	bool		via_proxy;		/* accepted from --trusted-proxies */
 	bool		forwarded;		/* client holds the address X-Forwarded-For named */
@@ -48,8 +39,6 @@ typedef struct Conn
 	int64_t		refilled_us;
 } Conn;
 
-static Peer *peers[PEER_BUCKETS];
-static int	open_connections;
 static Conn *pending;			/* accepted, not yet claimed by limits_attach */
 static Acl	proxies_acl;			/* empty: no proxy is trusted */
 
@@ -87,63 +76,6 @@ void
 limits_stop(void)
 {
 	acl_free(&proxies_acl);
-	for (int i = 0; i < PEER_BUCKETS; i++)
-	{
-		while (peers[i])
-		{
-			Peer	   *next = peers[i]->next;
-
-			free(peers[i]);
-			peers[i] = next;
-		}
-	}
-}
-
-static unsigned
-peer_hash(const struct in6_addr *a)
-{
-	uint32_t	h = 2166136261u;
-
-	for (int i = 0; i < 16; i++)
-		h = (h ^ a->s6_addr[i]) * 16777619u;
-	return h % PEER_BUCKETS;
-}
-
-static Peer *
-peer_find(const struct in6_addr *a, bool create)
-{
-	unsigned	b = peer_hash(a);
-	Peer	   *p;
-
-	for (p = peers[b]; p; p = p->next)
-	{
-		if (memcmp(&p->addr, a, sizeof(*a)) == 0)
-			return p;
-	}
-	if (!create || (p = calloc(1, sizeof(Peer))) == NULL)
-		return NULL;
-	p->addr = *a;
-	p->next = peers[b];
-	peers[b] = p;
-	return p;
-}
-
-static void
-peer_release(Peer *peer)
-{
-	Peer	  **link;
-
-	if (peer == NULL || --peer->count > 0)
-		return;
-	for (link = &peers[peer_hash(&peer->addr)]; *link; link = &(*link)->next)
-	{
-		if (*link == peer)
-		{
-			*link = peer->next;
-			free(peer);
-			return;
-		}
-	}
 }
 
 /* handshake_end takes conn out of the handshakes in progress, if it was in. */
@@ -162,8 +94,7 @@ static void
 conn_release(Conn *conn)
 {
 	handshake_end(conn);
-	peer_release(conn->peer);
-	open_connections--;
+	shared_conn_close(&conn->counted);
 	free(conn);
 }
 
@@ -192,7 +123,6 @@ limits_accept(int fd)
 	struct sockaddr_storage ss;
 	socklen_t	sslen = sizeof(ss);
 	struct in6_addr addr;
-	Peer	   *peer = NULL;
 	Conn	   *conn;
 	bool		via_proxy;
 
@@ -206,43 +136,36 @@ limits_accept(int fd)
 		!acl_normalize((struct sockaddr *) &ss, &addr))
 		memset(&addr, 0, sizeof(addr));	/* unix socket or gone: counted as one "address" */
 
-	if (open_connections >= pushd.cfg.max_connections)
-	{
-		limit_counters.refused_total++;
-		log_refusal("--max-connections reached", &addr);
-		return 1;
-	}
 	/* A balancer's connections are limited per client once its header names the client. */
 	via_proxy = proxies_acl.n > 0 && acl_match(&proxies_acl, (struct sockaddr *) &ss);
-	if (pushd.cfg.max_connections_per_ip > 0 && !via_proxy)
+	if ((conn = calloc(1, sizeof(Conn))) == NULL)
+		return 1;
+	switch (shared_conn_open(&addr, pushd.cfg.max_connections,
+							 via_proxy ? 0 : pushd.cfg.max_connections_per_ip))
 	{
-		peer = peer_find(&addr, false);
-		if (peer && peer->count >= pushd.cfg.max_connections_per_ip)
-		{
+		case SHARED_OK:
+			break;
+		case SHARED_OVER_TOTAL:
+			limit_counters.refused_total++;
+			log_refusal("--max-connections reached", &addr);
+			free(conn);
+			return 1;
+		case SHARED_OVER_ADDRESS:
 			limit_counters.refused_per_ip++;
 			log_refusal("--max-connections-per-ip reached", &addr);
+			free(conn);
 			return 1;
-		}
+		case SHARED_TABLE_FULL:
+			limit_counters.refused_per_ip++;
+			log_refusal("too many distinct addresses at once", &addr);
+			free(conn);
+			return 1;
 	}
-	peer = peer_find(&addr, true);
-	conn = calloc(1, sizeof(Conn));
-	if (peer == NULL || conn == NULL)
-	{
-		free(conn);
-		if (peer && peer->count == 0)
-		{
-			peer->count = 1;
-			peer_release(peer);
-		}
-		return 1;
-	}
-	peer->count++;
-	conn->peer = peer;
+	conn->counted = addr;
 	conn->via_proxy = via_proxy;
 	conn->fd = fd;
 	conn->tokens = pushd.cfg.client_messages_per_second;
 	conn->refilled_us = now_us();
-	open_connections++;
 	limit_counters.accepted++;
 	pending = conn;
 	return 0;
@@ -345,7 +268,7 @@ limits_detach(struct lws *wsi)
 int
 limits_open_connections(void)
 {
-	return open_connections;
+	return shared_worker_connections(shared_worker());
 }
 
 /* refill adds rate tokens per second since *refilled_us, up to one second's worth. */
@@ -412,24 +335,23 @@ limits_forwarded(struct lws *wsi)
 {
 	Conn	   *conn = lws_get_opaque_user_data(wsi);
 	struct in6_addr addr;
-	Peer	   *peer;
 
 	if (conn == NULL || !conn->via_proxy || !last_forwarded(wsi, &addr) ||
 		(conn->forwarded && memcmp(&conn->client, &addr, sizeof(addr)) == 0))
 		return 0;
-	peer = peer_find(&addr, false);
-	if (pushd.cfg.max_connections_per_ip > 0 && peer &&
-		peer->count >= pushd.cfg.max_connections_per_ip)
+	switch (shared_addr_move(&conn->counted, &addr, pushd.cfg.max_connections_per_ip))
 	{
-		limit_counters.refused_per_ip++;
-		log_refusal("--max-connections-per-ip reached (X-Forwarded-For)", &addr);
-		return 1;
+		case SHARED_OK:
+			break;
+		case SHARED_OVER_ADDRESS:
+			limit_counters.refused_per_ip++;
+			log_refusal("--max-connections-per-ip reached (X-Forwarded-For)", &addr);
+			return 1;
+		case SHARED_OVER_TOTAL:
+		case SHARED_TABLE_FULL:
+			return 1;
 	}
-	if ((peer = peer_find(&addr, true)) == NULL)
-		return 1;
-	peer->count++;
-	peer_release(conn->peer);
-	conn->peer = peer;
+	conn->counted = addr;
 	conn->client = addr;
 	conn->forwarded = true;
 	return 0;
@@ -491,7 +413,7 @@ limits_catchup_allowed(int64_t *wait_us)
 static double
 connections_open(void)
 {
-	return open_connections;
+	return limits_open_connections();
 }
 
 #define LIMIT(name, labels, help, field) \

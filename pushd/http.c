@@ -19,6 +19,9 @@
 #include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
+#include "shared.h"
+#include "shared.h"
+#include "worker.h"
 #include "sse.h"
 
 bool
@@ -339,7 +342,8 @@ healthz(struct lws *wsi, Session *s)
 {
 	TextBuf		buf;
 	/* A node that shuts down fails its checks at once: balancers send nobody new. */
-	bool		up = pglink_ready() && pushd.cache.loaded && !pushd.shutting_down;
+	bool		up = pglink_ready() && pushd.cache.loaded && !pushd.shutting_down &&
+		worker_all_links_up();
 
 	if (!guard_allows(&healthz_guard, wsi))
 		return respond_text(wsi, s, HTTP_STATUS_FORBIDDEN, "text/plain",
@@ -351,7 +355,11 @@ healthz(struct lws *wsi, Session *s)
 		textbuf_json_string(&buf, pushd.cache.epoch);
 	else
 		textbuf_puts(&buf, "null");
-	textbuf_printf(&buf, ",\"version\":%lld}\n", (long long) pushd.cache.version);
+	textbuf_printf(&buf, ",\"version\":%lld", (long long) pushd.cache.version);
+	if (shared_nworkers() > 1)
+		textbuf_printf(&buf, ",\"worker\":%d,\"workers_up\":%s", shared_worker() + 1,
+					   worker_all_links_up() ? "true" : "false");
+	textbuf_puts(&buf, "}\n");
 	return respond(wsi, s, up ? HTTP_STATUS_OK : HTTP_STATUS_SERVICE_UNAVAILABLE,
 				   "application/json", NULL, buf.data, buf.data ? buf.len : 0);
 }

@@ -22,6 +22,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "pushd.h"
+#include "shared.h"
 
 /*
  * Accepts per readiness: enough to keep the loop busy, few enough that the connections
@@ -65,6 +66,9 @@ bind_listen(int family, const struct sockaddr *addr, socklen_t addrlen)
 	if (fd < 0)
 		return -1;
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	/* --workers: each worker listens on the same address; the kernel spreads the accepts. */
+	if (shared_nworkers() > 1)
+		setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
 	/* The wildcard address serves IPv4 clients too (as ::ffff:a.b.c.d). */
 	if (family == AF_INET6)
 		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));

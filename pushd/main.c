@@ -30,12 +30,15 @@
 #include "pushd.h"
 #include "registry.h"
 #include "schedule.h"
+#include "shared.h"
 #include "sse.h"
 #include "stream.h"
+#include "supervisor.h"
 #include "sync.h"
 #include "zoneinfo.h"
 #include "tls.h"
 #include "tokens.h"
+#include "worker.h"
 
 Pushd		pushd;
 
@@ -258,6 +261,9 @@ raise_fd_limit(void)
 static bool
 register_metrics(void)
 {
+	int			nworker_rows;
+	const MetricDef *wrows = worker_metric_rows(&nworker_rows);
+
 	return metrics_register(clients_rows, clients_nrows) &&
 		metrics_register(groups_rows, groups_nrows) &&
 		metrics_register(metrics_rows, metrics_nrows) &&
@@ -269,7 +275,8 @@ register_metrics(void)
 		metrics_register(liveness_rows, liveness_nrows) &&
 		metrics_register(listener_rows, listener_nrows) &&
 		metrics_register(ofrep_rows, ofrep_nrows) &&
-		metrics_register(sse_rows, sse_nrows);
+		metrics_register(sse_rows, sse_nrows) &&
+		metrics_register(wrows, nworker_rows);
 }
 
 static bool
@@ -278,7 +285,12 @@ setup(void)
 	struct lws_context_creation_info info;
 
 	log_min_level = pushd.cfg.log_level;
-	pushd.node = pushd.cfg.node[0] ? strdup(pushd.cfg.node) : default_node_name();
+	{
+		char	   *name = pushd.cfg.node[0] ? strdup(pushd.cfg.node) : default_node_name();
+
+		pushd.node = name ? worker_node_name(name) : NULL;
+		free(name);
+	}
 	cache_init(&pushd.cache, pushd.cfg.resume_window, &targeting_hooks);
 	srandom((unsigned) (now_us() ^ getpid()));
 
@@ -333,6 +345,7 @@ setup(void)
 	/* The database link's user: sync's steps; who hears of it: the registry, then outage. */
 	pglink_on_state(registry_link_changed);
 	pglink_on_state(outage_link_changed);
+	pglink_on_state(worker_link_changed);
 	pglink_on_shutdown(registry_final_statement);
 	schedule_on_moved(stream_time_moved);
 	groups_on_change(clients_broadcast_group);
@@ -340,6 +353,7 @@ setup(void)
 		return false;
 	registry_start();
 	liveness_start();
+	worker_start();
 	return true;
 }
 
@@ -387,6 +401,7 @@ teardown(void)
 	while (clients_count() > 0 && now_us() < deadline)
 		lws_service(pushd.context, 0);
 
+	worker_stop();
 	liveness_stop();
 	listener_stop();
 	registry_stop();
@@ -431,6 +446,27 @@ main(int argc, char **argv)
 			return 2;
 		case CONFIG_OK:
 			break;
+	}
+	/* The region the workers share exists before any of them, and before lws or libpq. */
+	if (!shared_create(pushd.cfg.nworkers))
+	{
+		config_free(&pushd.cfg);
+		return 1;
+	}
+	if (pushd.cfg.nworkers > 1)
+	{
+		int			status;
+
+		if (!supervisor_run(&status))
+		{
+			config_free(&pushd.cfg);
+			return status;
+		}
+	}
+	else
+	{
+		atomic_store(&shared_slot(0)->pid, getpid());
+		atomic_store(&shared_slot(0)->starts, 1);
 	}
 	if (!setup())
 	{

@@ -149,7 +149,7 @@ render_histogram(TextBuf *buf, const char *name, const MetricHistogram *h)
 static void
 render_row(TextBuf *buf, const MetricDef *row)
 {
-	static const char *const kinds[] = {"counter", "gauge", "histogram"};
+	static const char *const kinds[] = {"counter", "gauge", "histogram", "gauge"};
 
 	if (row->help)
 		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", row->name, row->help, row->name,
@@ -157,6 +157,7 @@ render_row(TextBuf *buf, const MetricDef *row)
 	switch (row->kind)
 	{
 		case METRIC_COUNTER:
+		case METRIC_GAUGE_AT:
 			textbuf_printf(buf, "%s%s %llu\n", row->name, row->labels ? row->labels : "",
 						   (unsigned long long) *row->counter);
 			break;

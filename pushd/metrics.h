@@ -49,7 +49,8 @@ typedef enum MetricKind
 {
 	METRIC_COUNTER,
 	METRIC_GAUGE,
-	METRIC_HISTOGRAM
+	METRIC_HISTOGRAM,
+	METRIC_GAUGE_AT				/* a gauge read from *counter (kept by another process) */
 } MetricKind;
 
 /* A histogram's buckets (cumulative, as Prometheus counts them), count and sum. */
@@ -73,7 +74,7 @@ typedef struct MetricDef
 	const char *help;			/* NULL: another row of the family above */
 	MetricKind	kind;
 	const char *labels;			/* {name="value"}, or NULL */
-	const uint64_t *counter;	/* METRIC_COUNTER */
+	const uint64_t *counter;	/* METRIC_COUNTER, METRIC_GAUGE_AT */
 	double		(*gauge) (void);	/* METRIC_GAUGE */
 	const MetricHistogram *histogram;	/* METRIC_HISTOGRAM */
 } MetricDef;

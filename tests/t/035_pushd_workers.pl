@@ -1,0 +1,229 @@
+# --workers 2: both workers accept on the one port (SO_REUSEPORT) and serve, each with its
+# own database link and connection rows (node NAME/w1, NAME/w2); a flip reaches the clients
+# of both; a worker killed with SIGKILL, and one hung with SIGSTOP past --worker-timeout, is
+# replaced and its clients get the current state again; SIGHUP reaches every worker;
+# --max-connections-per-ip is exact across the workers under a burst; /metrics from either
+# worker shows the same service totals; /healthz answers 503 from every worker while one
+# worker's database link is down; SIGTERM drains every client with 1001 and exits 0.
+use strict;
+use warnings;
+use FindBin;
+use lib $FindBin::Bin;
+use Errno qw(EINPROGRESS EAGAIN EWOULDBLOCK);
+use Fcntl;
+use IO::Select;
+use PostgreSQL::Test::Cluster;
+use PostgreSQL::Test::Utils;
+use Socket qw(:all);
+use Test::More;
+use Time::HiRes qw(time sleep);
+use PushdHelper;
+
+PushdHelper::require_pushd();
+plan skip_all => 'Mojolicious is not installed' unless $PushdHelper::HAVE_MOJO;
+
+my $t_start = time;
+my $node = PostgreSQL::Test::Cluster->new('pushd_workers');
+$node->init;
+# TCP, so that a worker's database session can be told from the other's by its port.
+$node->append_conf('postgresql.conf', "listen_addresses = '127.0.0.1'\n");
+$node->start;
+$node->safe_psql('postgres', q{
+	CREATE EXTENSION pg_toggles;
+	INSERT INTO toggles.features (name) VALUES ('dark-mode');
+});
+sub sql { return $node->safe_psql('postgres', $_[0]); }
+
+my $conf = "$PostgreSQL::Test::Utils::tmp_check/pushd-workers.conf";
+sub write_conf { open my $fh, '>', $conf or die $!; print $fh @_; close $fh; }
+write_conf("max-connections-per-ip = 10\n");
+my $db = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres';
+my $pushd = PushdHelper->start($node, node => 'wk', db => $db,
+	args => [ '--workers', '2', '--worker-timeout', '2', '--config', $conf,
+		'--register-interval', '50', '--reconnect-min', '4000', '--reconnect-max', '4000' ]);
+my $port = $pushd->port;
+
+# worker_pid(k): the pid of worker k's latest start, from the parent's log.
+sub worker_pid
+{
+	my ($k) = @_;
+	my @pids = $pushd->log_contents =~ /worker $k started \(pid (\d+)\)/g;
+	return $pids[-1];
+}
+sub starts { my ($k) = @_; my @s = $pushd->log_contents =~ /worker $k started/g; return scalar @s; }
+my %first = (1 => worker_pid(1), 2 => worker_pid(2));
+ok($first{1} && $first{2} && $first{1} != $first{2}, "two workers started (pids $first{1}, $first{2})");
+
+# --- both serve ---------------------------------------------------------------------------
+my $epoch = sql('SELECT toggles.epoch()');
+my @clients = map { PushdHelper::Client->connect($pushd->ws_url, local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. 20;
+ok(PushdHelper::wait_for(\@clients, sub { !grep { $_->count < 1 } @_ }, 30, 'snapshots'),
+	'20 clients have their snapshot');
+my %rows;
+PushdHelper::wait_for([], sub {
+	%rows = map { split /\|/ } split /\n/, sql(q{SELECT node, count(*) FROM toggles.connections GROUP BY node});
+	my $n = 0;
+	$n += $_ for values %rows;
+	$n == 20;
+}, 10);
+note('connection rows per node: ' . join(', ', map { "$_=$rows{$_}" } sort keys %rows));
+is(join(',', sort keys %rows), 'wk/w1,wk/w2', 'connection rows of both workers (nodes wk/w1 and wk/w2)');
+
+sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
+my $v1 = PushdHelper::current_version($node);
+ok(PushdHelper::all_reached(\@clients, $v1, 10), "the flip (version $v1) reached all 20 clients");
+
+# --- /metrics and /healthz from either worker ----------------------------------------------
+my (%seen, %totals, %clients_of);
+for (1 .. 30)
+{
+	my $m = $pushd->metrics;
+	my $w = $m->{pushd_worker_answering} // 0;
+	$seen{$w}++;
+	$totals{ $m->{pushd_service_clients} // -1 }++;
+	$clients_of{$w} = $m->{pushd_clients};
+	last if keys %seen == 2 && $_ >= 10;
+}
+is(join(',', sort keys %seen), '1,2', '/metrics was answered by both workers');
+is(join(',', keys %totals), '20', 'pushd_service_clients is 20 from every answer');
+is(($clients_of{1} // 0) + ($clients_of{2} // 0), 20,
+	"pushd_clients of each worker ($clients_of{1} + $clients_of{2}) add up to 20");
+my $m = $pushd->metrics;
+is($m->{pushd_workers}, 2, 'pushd_workers 2');
+is($m->{'pushd_worker_database_up{worker="1"}'} + $m->{'pushd_worker_database_up{worker="2"}'}, 2,
+	'pushd_worker_database_up of both workers 1');
+
+# --- a worker killed ------------------------------------------------------------------------
+# Which clients were on worker 1: those that lose their connection.
+kill 'KILL', $first{1};
+ok(PushdHelper::wait_for([], sub { starts(1) == 2 }, 10), 'worker 1 killed (SIGKILL): the parent starts it again');
+my $w1_first = $first{1};
+like($pushd->log_contents, qr/worker 1 \(pid $w1_first\) killed by signal 9; restarting/, '... and says why');
+my @lost = grep { $_->closed } @clients;
+PushdHelper::wait_for(\@clients, sub { @lost = grep { $_->closed } @_; @lost == ($rows{'wk/w1'} // -1) }, 5);
+is(scalar @lost, $rows{'wk/w1'}, "its $rows{'wk/w1'} clients lost their connection");
+my @kept = grep { !$_->closed } @clients;
+$pushd->wait_health(200, 15);
+sql(q{UPDATE toggles.features SET is_active = false WHERE name = 'dark-mode'});
+my $v2 = PushdHelper::current_version($node);
+my @back = map { PushdHelper::Client->connect($pushd->ws_url("/v1/stream?since=$v1&epoch=$epoch"),
+	local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. scalar @lost;
+ok(PushdHelper::all_reached([ @back, @kept ], $v2, 15),
+	"they reconnect and resume: the next flip (version $v2) reaches them and the others");
+my $state_ok = !grep {
+	my $c = $_;
+	my ($t) = grep { ($_->{name} // '') eq 'dark-mode' } map { @{ $_->{toggles} // [] } } $c->messages;
+	!$t || $t->{active};
+} @back;
+ok($state_ok, '... with dark-mode off');
+ok(PushdHelper::wait_for([], sub {
+	my $m = $pushd->metrics;
+	($m->{pushd_service_connections} // -1) == 21 && ($m->{'pushd_worker_starts_total{worker="1"}'} // 0) == 2;
+}, 5), 'pushd_service_connections is 21 (20 clients and the scrape: the dead worker\'s count was dropped); worker 1 started twice');
+
+# --- a worker hung ------------------------------------------------------------------------
+my $w2 = worker_pid(2);
+my $t_stop = time;
+kill 'STOP', $w2;
+ok(PushdHelper::wait_for([], sub { starts(2) == 2 }, 10), 'worker 2 stopped (SIGSTOP): killed and started again');
+my $took = time - $t_stop;
+cmp_ok($took, '>=', 2, sprintf('... after its heartbeat deadline (--worker-timeout 2: %.1f s)', $took));
+like($pushd->log_contents, qr/worker 2 \(pid $w2\) gave no heartbeat for \d+ ms/, '... and the log says why');
+$pushd->wait_health(200, 15);
+$_->close for @back, @kept;
+
+# --- SIGHUP reaches every worker; the per-address limit is exact across them ---------------
+my $request = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\n"
+  . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+
+# burst(from, n): n connections at once from one address, each asking for an upgrade;
+# returns (upgraded, refused) and keeps the upgraded ones open until every socket is judged.
+sub burst
+{
+	my ($from, $n) = @_;
+	my (%sock, @held);
+	my ($accepted, $refused) = (0, 0);
+	for (1 .. $n)
+	{
+		socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
+		bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
+		fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK);
+		if (!connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
+		{
+			$refused++;
+			next;
+		}
+		$sock{ fileno $s } = { s => $s, sent => 0 };
+	}
+	my $deadline = time + 15;
+	while (%sock && time < $deadline)
+	{
+		my $wsel = IO::Select->new(map { $_->{s} } grep { !$_->{sent} } values %sock);
+		my $rsel = IO::Select->new(map { $_->{s} } grep { $_->{sent} } values %sock);
+		my ($r, $w) = IO::Select->select($rsel->count ? $rsel : undef, $wsel->count ? $wsel : undef, undef, 0.5);
+		for my $s (@{ $w // [] })
+		{
+			send($s, $request, MSG_NOSIGNAL);
+			$sock{ fileno $s }{sent} = 1;
+		}
+		for my $s (@{ $r // [] })
+		{
+			my $got = sysread($s, my $chunk, 4096);
+			next if !defined $got && ($! == EAGAIN || $! == EWOULDBLOCK);
+			delete $sock{ fileno $s };
+			if ($got && $chunk =~ m{^HTTP/1\.1 101 }) { $accepted++; push @held, $s; }
+			else { $refused++; close $s; }
+		}
+	}
+	close $_->{s} for values %sock;
+	close $_ for @held;
+	return ($accepted, $refused, scalar keys %sock);
+}
+
+my ($acc, $ref, $left) = burst('127.0.0.20', 40);
+is("$acc/$ref/$left", '10/30/0', '--max-connections-per-ip 10, 40 connections at once from one address: exactly 10 upgraded, 30 refused');
+
+my $reloads = () = $pushd->log_contents =~ /settings reloaded/g;
+write_conf("max-connections-per-ip = 13\n");
+kill 'HUP', $pushd->pid;
+ok(PushdHelper::wait_for([], sub { my $n = () = $pushd->log_contents =~ /settings reloaded/g; $n == $reloads + 2 }, 10),
+	'SIGHUP to the parent: both workers reload');
+PushdHelper::wait_for([], sub { ($pushd->metric('pushd_service_connections') // -1) == 1 }, 10);
+($acc, $ref, $left) = burst('127.0.0.21', 40);
+is("$acc/$ref/$left", '13/27/0', '... to --max-connections-per-ip 13: exactly 13 of 40 upgraded');
+
+# --- /healthz 503 from every worker while one worker's link is down --------------------------
+# The backend of worker 1's session: its client port is the worker's socket to PostgreSQL.
+my $w1 = worker_pid(1);
+my $pgport = $node->port;
+my ($lport) = `ss -tnpH state established '( dport = :$pgport )' 2>/dev/null` =~ /127\.0\.0\.1:(\d+)\s+127\.0\.0\.1:$pgport\s+users:\(\("[^"]*",pid=$w1,/;
+ok($lport, "worker 1's database session found (local port " . ($lport // 'none') . ')');
+PushdHelper::wait_for([], sub { $pushd->health->{http_status} == 200 }, 10);
+sql("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE client_port = $lport") if $lport;
+my (%down_seen, $other_said);
+PushdHelper::wait_for([], sub {
+	my $h = $pushd->health;
+	if ($h->{http_status} == 503 && defined $h->{worker})
+	{
+		$down_seen{ $h->{worker} }++;
+		$other_said = $h if $h->{worker} == 2;
+	}
+	keys %down_seen == 2;
+}, 3.5);
+is(join(',', sort keys %down_seen), '1,2', '/healthz answers 503 from both workers while worker 1 reconnects');
+is($other_said && $other_said->{database}, 'up', '... worker 2 with its own database up');
+ok($pushd->wait_health(200, 15), 'and 200 once worker 1 is back');
+
+# --- SIGTERM drains every worker -----------------------------------------------------------
+my @last = map { PushdHelper::Client->connect($pushd->ws_url, local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. 10;
+PushdHelper::wait_for(\@last, sub { !grep { $_->count < 1 } @_ }, 15, 'snapshots');
+is($pushd->stop(20), 0, 'SIGTERM: the parent exits 0');
+PushdHelper::wait_for(\@last, sub { !grep { !$_->closed } @_ }, 5);
+is(join(',', sort { $a <=> $b } keys %{ { map { (($_->close_code // 0) => 1) } @last } }), '1001',
+	'every client was closed with 1001');
+ok(!kill(0, worker_pid(1)) && !kill(0, worker_pid(2)), 'no worker is left');
+is(sql(q{SELECT count(*) FROM toggles.connections}), '0', 'no connection row is left');
+note(sprintf('035 took %.1f s', time - $t_start));
+
+$node->stop;
+done_testing();
