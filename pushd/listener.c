@@ -136,6 +136,25 @@ listener_start(void)
 	return true;
 }
 
+bool
+listener_is_open(void)
+{
+	return listen_wsi != NULL;
+}
+
+void
+listener_close(void)
+{
+	struct lws *wsi = listen_wsi;
+
+	if (wsi == NULL)
+		return;
+	listen_wsi = NULL;
+	paused = false;
+	/* lws closes the descriptor with the connection (a raw file's close, then close()). */
+	lws_set_timeout(wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
 /*
  * listener_tune: what every accepted socket gets, set once on the listening socket, whose
  * options Linux copies to each socket it accepts (no system call per client): no Nagle,

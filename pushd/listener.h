@@ -21,6 +21,14 @@ extern bool listener_start(void);
 /* listener_stop cancels its timer (the socket goes with the lws context). */
 extern void listener_stop(void);
 
+/*
+ * listener_close closes the listening socket (connections still in its queue are reset;
+ * with SO_REUSEPORT, new ones go to the other workers' sockets); listener_start opens it
+ * again.  listener_is_open says which.
+ */
+extern void listener_close(void);
+extern bool listener_is_open(void);
+
 /* listener_tune applies the settings accepted sockets inherit (again, after a reload). */
 extern void listener_tune(void);
 

@@ -9,6 +9,7 @@
 #include "log.h"
 
 LogLevel	log_min_level = LOG_INFO;
+const char *log_tag = "";
 
 void
 pd_log(LogLevel level, const char *fmt, ...)
@@ -27,8 +28,8 @@ pd_log(LogLevel level, const char *fmt, ...)
 	/* One fprintf per line, so concurrent writers to the same stderr do not interleave. */
 	{
 		char		line[2048];
-		int			n = snprintf(line, sizeof(line), "%s.%03dZ %-5s ", stamp,
-								 (int) (tv.tv_usec / 1000), log_level_name(level));
+		int			n = snprintf(line, sizeof(line), "%s.%03dZ %-5s %s", stamp,
+								 (int) (tv.tv_usec / 1000), log_level_name(level), log_tag);
 
 		va_start(ap, fmt);
 		if (n > 0 && n < (int) sizeof(line))

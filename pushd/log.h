@@ -9,6 +9,9 @@
 
 extern LogLevel log_min_level;
 
+/* log_tag: written before every message ("" = none; "w2: " in worker 2 of --workers). */
+extern const char *log_tag;
+
 extern void pd_log(LogLevel level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define log_debug(...) do { if (log_min_level <= LOG_DEBUG) pd_log(LOG_DEBUG, __VA_ARGS__); } while (0)

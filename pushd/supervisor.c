@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -40,6 +41,7 @@ typedef struct Worker
 } Worker;
 
 static Worker workers[MAX_WORKERS];
+static char tags[MAX_WORKERS][16];		/* "wK: ", each worker's log_tag */
 static sigset_t handled;
 static sigset_t before;
 
@@ -73,6 +75,7 @@ start(int k)
 		signal(SIGHUP, SIG_IGN);
 		sigprocmask(SIG_SETMASK, &before, NULL);
 		shared_set_worker(k);
+		log_tag = tags[k];
 		atomic_store(&slot->pid, getpid());
 		return true;
 	}
@@ -198,6 +201,8 @@ supervisor_run(int *status)
 	sigaddset(&handled, SIGINT);
 	sigprocmask(SIG_BLOCK, &handled, &before);
 	*status = 0;
+	for (int k = 0; k < shared_nworkers(); k++)
+		snprintf(tags[k], sizeof(tags[k]), "w%d: ", k + 1);
 	log_info("toggles-pushd supervising %d workers on %s", shared_nworkers(), pushd.cfg.listen);
 	for (int k = 0; k < shared_nworkers(); k++)
 		if (start(k))

@@ -12,6 +12,8 @@
 #include <string.h>
 
 #include "clients.h"
+#include "listener.h"
+#include "log.h"
 #include "pglink.h"
 #include "pushd.h"
 #include "shared.h"
@@ -20,6 +22,7 @@
 #define HEARTBEAT_US (250 * 1000)
 
 static lws_sorted_usec_list_t heartbeat_timer;
+static uint64_t accept_stops;
 
 char *
 worker_node_name(const char *name)
@@ -42,10 +45,45 @@ publish(void)
 	atomic_store(&slot->heartbeat_us, now_us());
 }
 
+/* other_link_up: another worker's database link is up (it can take this one's clients). */
+static bool
+other_link_up(void)
+{
+	for (int k = 0; k < shared_nworkers(); k++)
+		if (k != shared_worker() && atomic_load(&shared_slot(k)->link_up))
+			return true;
+	return false;
+}
+
+/*
+ * follow_link: of several workers, one whose database link is down closes its listening
+ * socket while another's is up, so that the kernel sends new clients to those that can
+ * serve them, and opens it again when its link is back (or when no worker's link is up:
+ * then it answers as a single pushd would, 503 while the outage lasts).
+ */
+static void
+follow_link(void)
+{
+	bool		mine = atomic_load(&shared_slot(shared_worker())->link_up) != 0;
+	bool		want_open = mine || !other_link_up();
+
+	if (shared_nworkers() <= 1 || pushd.shutting_down || want_open == listener_is_open())
+		return;
+	if (!want_open)
+	{
+		log_warn("database link down: this worker stops accepting while another can serve");
+		accept_stops++;
+		listener_close();
+	}
+	else if (listener_start())
+		log_info("accepting again (%s)", mine ? "database link up" : "no worker's link is up");
+}
+
 static void
 heartbeat(lws_sorted_usec_list_t *sul)
 {
 	publish();
+	follow_link();
 	lws_sul_schedule(pushd.context, 0, sul, heartbeat, HEARTBEAT_US);
 }
 
@@ -66,6 +104,9 @@ void
 worker_link_changed(bool ready)
 {
 	atomic_store(&shared_slot(shared_worker())->link_up, ready ? 1 : 0);
+	/* Back: accept at once; lost: at the next heartbeat, which also sees the others. */
+	if (ready)
+		follow_link();
 }
 
 bool
@@ -115,6 +156,9 @@ static const MetricDef totals[] = {
 	METRIC_GAUGE, NULL, NULL, this_worker, NULL},
 	{"pushd_workers", "Worker processes running (--workers).", METRIC_GAUGE, NULL, NULL,
 	worker_count, NULL},
+	{"pushd_worker_accept_stops_total",
+		"Times this worker closed its listening socket: its database link was down, another's up.",
+	METRIC_COUNTER, NULL, &accept_stops, NULL, NULL},
 	{"pushd_service_connections", "Open TCP connections of every worker (the limits' count).",
 	METRIC_GAUGE, NULL, NULL, service_connections, NULL},
 	{"pushd_service_clients", "Stream clients of every worker (as of their last heartbeat).",
