@@ -7,7 +7,7 @@
 #   scripts/check-layers.sh [DIR]     check DIR (default: pushd/ of this checkout)
 #   scripts/check-layers.sh --self-test
 #                                     check that a forbidden include is caught: a copy of
-#                                     pushd/ with one added to each rule's first file
+#                                     pushd/*.[ch] with one added to each rule's first file
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -23,13 +23,14 @@ rules=(
 
 # check DIR: prints one line per violation and the summary; exit 1 on any.
 check() {
-	local dir=$1 passed=0 failed=0 rule name files headers f h bad
+	local dir=$1 passed=0 failed=0 rule name files headers f h bad included
 	for rule in "${rules[@]}"; do
 		IFS='|' read -r name files headers <<< "$rule"
 		bad=0
 		for f in $(cd "$dir" && eval "ls $files" 2>/dev/null); do
+			included=" $(sed -n 's/^#include "\([^"]*\)".*/\1/p' "$dir/$f" | tr '\n' ' ')"
 			for h in $headers; do
-				if grep -q "^#include \"$h\"" "$dir/$f"; then
+				if [[ $included == *" $h "* ]]; then
 					echo "layers: $f includes $h: $name"
 					bad=1
 				fi
@@ -47,7 +48,7 @@ self_test() {
 	trap 'rm -rf "$tmp"' RETURN
 	for rule in "${rules[@]}"; do
 		IFS='|' read -r name files headers <<< "$rule"
-		rm -rf "$tmp/pushd" && cp -r "$top/pushd" "$tmp/pushd"
+		rm -rf "$tmp/pushd" && mkdir "$tmp/pushd" && cp "$top"/pushd/*.[ch] "$tmp/pushd/"
 		first=$(cd "$tmp/pushd" && eval "ls $files" | grep '\.c$' | head -n 1)
 		h=${headers%% *}
 		sed -i "0,/^#include \"/s//#include \"$h\"\n&/" "$tmp/pushd/$first"
