@@ -25,6 +25,9 @@
  */
 #define CLOSE_TRY_AGAIN 1013
 
+/* How long a client that is being closed may take to become writable for its close. */
+#define CLOSE_WAIT_US (5 * 1000000)
+
 typedef struct Client
 {
 	lws_dll2_t	list;			/* every client (clients_first, clients_next) */
@@ -56,6 +59,7 @@ typedef struct Client
 
 	int			close_code;		/* nonzero: close with it at the next write */
 	const char *close_reason;
+	int64_t		close_by_us;	/* then hung up on, if its close could not be written */
 	bool		closing;		/* its close frame is out: it is written nothing more */
 
 	int64_t		heard_us;		/* when it last sent anything (liveness.c) */

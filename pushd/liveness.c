@@ -7,6 +7,8 @@
  * 19,000 clients is well under a millisecond; one lws timer per client would have cost a
  * walk of the sorted timer list at every connect and every pong.  SSE streams cannot
  * answer a ping: their heartbeat (sse.c) and TCP keepalive (listener.c) watch them.
+ * The sweep also hangs up on a client being closed (WebSocket or SSE) that did not take
+ * its close within CLOSE_WAIT_US.
  */
 #include "liveness.h"
 #include "log.h"
@@ -36,7 +38,19 @@ sweep(lws_sorted_usec_list_t *sul)
 	{
 		int64_t		silent = now - c->heard_us;
 
-		if (c->sse || c->closing || c->wsi == NULL)
+		if (c->closing || c->wsi == NULL)
+			continue;
+		if (c->close_code)
+		{
+			/* Its close (clients.c close_soon) could not be written in time. */
+			if (now >= c->close_by_us)
+			{
+				c->closing = true;
+				lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+			}
+			continue;
+		}
+		if (c->sse)
 			continue;
 		if (silent >= dead_after)
 		{

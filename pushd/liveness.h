@@ -1,8 +1,10 @@
 /*
  * liveness.h — dead WebSocket peers, found by one sweep timer: a client silent for
  * --ping-interval is sent a WebSocket ping, and one still silent --pong-timeout later is
- * closed.  lws's own per-connection validity timer is off (main.c), because each of its
- * timers is a sorted insertion that walks every established connection (LWS-NOTES.md).
+ * closed; a client being closed that did not take its close frame within CLOSE_WAIT_US
+ * is hung up on.  lws's own per-connection validity timer is off (main.c), because each
+ * of its timers is a sorted insertion that walks every established connection
+ * (LWS-NOTES.md).
  */
 #ifndef PUSHD_LIVENESS_H
 #define PUSHD_LIVENESS_H

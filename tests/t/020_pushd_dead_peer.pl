@@ -1,7 +1,8 @@
 # Dead peers are reaped by pushd's liveness sweep (pushd/liveness.c): a client silent for
 # --ping-interval is sent a WebSocket ping, and one that stays silent --pong-timeout
 # longer is closed; any frame from the client counts as an answer.  Clients that answer
-# (with pongs, or with messages of their own) stay connected.
+# (with pongs, or with messages of their own) stay connected.  The same sweep hangs up
+# on a client that cannot take its close frame.
 use strict;
 use warnings;
 use FindBin;
@@ -93,6 +94,37 @@ $node->safe_psql('postgres', q{INSERT INTO toggles.features (name) VALUES ('afte
 ok(PushdHelper::wait_for($alive, sub { grep { ($_->{type} // '') eq 'change' } $alive->messages }, 30, 'change'),
 	'and still gets changes');
 is($pushd->metric('pushd_dead_peers_total'), 1, 'no client that answers was taken for dead');
+is($pushd->stop, 0, 'SIGTERM: exit status 0');
+
+# A client being closed that cannot take its close frame (it reads nothing and its socket
+# is full) is hung up on by the same sweep, CLOSE_WAIT_US (5 s) after the close began:
+# here a stalled client culled with 4001 (--max-stall).
+$node->safe_psql('postgres', q{
+	INSERT INTO toggles.features (name, description)
+	SELECT 'big-' || i, repeat('x', 900) FROM generate_series(1, 300) AS i});
+$pushd = PushdHelper->start($node,
+	args => [ '--max-backlog-bytes', '65536', '--max-stall', '1', '--ping-interval', '3600' ]);
+my $stalled = PushdHelper::RawClient->connect(port => $pushd->port, rcvbuf => 4096);
+is(($stalled->upgrade)[0], 101, 'a client that will read nothing upgraded');
+$stalled->stop_reading;
+PushdHelper::pump(1.5);
+# A change of every toggle: ~300 KB behind, with nothing taken for over --max-stall.
+$node->safe_psql('postgres', q{UPDATE toggles.features SET description = repeat('y', 900) WHERE name LIKE 'big-%'});
+my ($culled_at, $gone_at);
+my $t_start = time;
+while (time - $t_start < 20 && !defined $gone_at)
+{
+	my $m = $pushd->metrics;
+	$culled_at //= time if ($m->{pushd_culled_clients_total} // 0) >= 1;
+	$gone_at = time if defined $culled_at && ($m->{pushd_clients} // 1) == 0;
+	PushdHelper::pump(0.2);
+}
+ok(defined $culled_at, 'the stalled client was culled (4001)');
+ok(defined $gone_at, 'and hung up on, its close frame never taken');
+my $waited = ($gone_at // 99) - ($culled_at // 0);
+ok($waited >= 4 && $waited <= 7.5,
+	sprintf('%.1f s after the cull: CLOSE_WAIT_US (5 s) plus at most a 1 s sweep', $waited));
+$stalled->close;
 is($pushd->stop, 0, 'SIGTERM: exit status 0');
 $node->stop;
 done_testing();
