@@ -98,6 +98,8 @@ static struct
 }			tables[MAX_TABLES];
 static int	ntables;
 
+static void (*render_hook) (void);
+
 static bool
 registered(const char *name)
 {
@@ -131,6 +133,7 @@ void
 metrics_reset(void)
 {
 	ntables = 0;
+	render_hook = NULL;
 }
 
 static void
@@ -172,11 +175,19 @@ render_row(TextBuf *buf, const MetricDef *row)
 }
 
 void
+metrics_on_render(void (*hook) (void))
+{
+	render_hook = hook;
+}
+
+void
 metrics_render(TextBuf *buf)
 {
 	int			t;
 	int			i;
 
+	if (render_hook)
+		render_hook();
 	for (t = 0; t < ntables; t++)
 		for (i = 0; i < tables[t].nrows; i++)
 			render_row(buf, &tables[t].rows[i]);

@@ -86,6 +86,12 @@ typedef struct MetricDef
  */
 extern bool metrics_register(const MetricDef *rows, int nrows);
 
+/*
+ * metrics_on_render sets what is called before each rendering (values another process
+ * keeps are brought up to date); NULL for nothing.
+ */
+extern void metrics_on_render(void (*hook) (void));
+
 /* metrics_render appends the exposition text of every registered row, in order. */
 extern void metrics_render(TextBuf *buf);
 

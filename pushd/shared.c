@@ -36,6 +36,7 @@ typedef struct Region
 	pthread_mutex_t lock;		/* over everything below the slots */
 	int			nworkers;
 	WorkerSlot	slots[MAX_WORKERS];
+	WorkerSlot	retired;
 	int			connections;
 	int			naddresses;
 	AddressCount addresses[ADDRESS_SLOTS];
@@ -260,9 +261,18 @@ shared_address_connections(const struct in6_addr *addr)
 	return n;
 }
 
+WorkerSlot *
+shared_retired(void)
+{
+	return &region->retired;
+}
+
 void
 shared_forget_worker(int k)
 {
+	for (int i = 0; i < SHARED_COUNTERS; i++)
+		atomic_fetch_add(&region->retired.counters[i],
+						 atomic_exchange(&region->slots[k].counters[i], 0));
 	lock();
 	for (unsigned i = 0; i < ADDRESS_SLOTS; i++)
 	{

@@ -14,6 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Counters a worker publishes for the service's sums (worker.c). */
+#define SHARED_COUNTERS 8
+
 /* What a worker publishes about itself; written by it alone, read by every process. */
 typedef struct WorkerSlot
 {
@@ -25,6 +28,8 @@ typedef struct WorkerSlot
 	_Atomic uint64_t clients;	/* stream clients it serves, as of its last heartbeat */
 	_Atomic uint64_t connections;	/* open TCP connections it counted (shared_conn_open) */
 	_Atomic uint64_t starts;	/* times it was started */
+	/* Its counters that /metrics sums for the service (worker.c says which). */
+	_Atomic uint64_t counters[SHARED_COUNTERS];
 } WorkerSlot;
 
 /* Outcome of shared_conn_open and shared_addr_move. */
@@ -72,7 +77,16 @@ extern int	shared_worker_connections(int k);
 /* shared_address_connections: the service's open connections from addr. */
 extern int	shared_address_connections(const struct in6_addr *addr);
 
-/* shared_forget_worker: worker k is gone (the parent reaped it); drop what it counted. */
+/*
+ * shared_retired: what the workers that ended had counted (their counters, added up when
+ * the parent reaps them), so that the service's sums never go back.
+ */
+extern WorkerSlot *shared_retired(void);
+
+/*
+ * shared_forget_worker: worker k is gone (the parent reaped it); drop its connections from
+ * the counts and move its counters to shared_retired().
+ */
 extern void shared_forget_worker(int k);
 
 #endif

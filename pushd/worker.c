@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "clients.h"
+#include "conn_limits.h"
 #include "listener.h"
 #include "log.h"
 #include "pglink.h"
@@ -36,11 +37,47 @@ worker_node_name(const char *name)
 	return node;
 }
 
+/*
+ * The counters /metrics sums over the workers, those of a worker that ended included
+ * (shared_retired): the service's connections and what they cost.  Published with each
+ * heartbeat and before each rendering; a killed worker's last 250 ms are lost.
+ */
+typedef struct ServiceCounter
+{
+	const char *name;
+	const char *labels;
+	const char *help;			/* NULL: another row of the family above */
+	const uint64_t *local;		/* this worker's counter */
+} ServiceCounter;
+
+static const ServiceCounter service_counters[] = {
+	{"pushd_service_connections_accepted_total", NULL,
+	"TCP connections accepted by every worker.", &limit_counters.accepted},
+	{"pushd_service_connections_refused_total", "{limit=\"max-connections\"}",
+	"TCP connections refused by every worker for a connection limit.", &limit_counters.refused_total},
+	{"pushd_service_connections_refused_total", "{limit=\"max-connections-per-ip\"}", NULL,
+	&limit_counters.refused_per_ip},
+	{"pushd_service_handshake_timeouts_total", NULL,
+	"Connections closed by --handshake-timeout, every worker.", &limit_counters.handshake_timeouts},
+	{"pushd_service_messages_sent_total", NULL, "Messages written to clients by every worker.",
+	&metrics.messages_sent},
+	{"pushd_service_bytes_sent_total", NULL, "Bytes written to clients by every worker.",
+	&metrics.bytes_sent},
+};
+
+#define NSERVICE (sizeof(service_counters) / sizeof(service_counters[0]))
+
+_Static_assert(NSERVICE <= SHARED_COUNTERS, "SHARED_COUNTERS too small");
+
+static uint64_t service_sums[NSERVICE];
+
 static void
 publish(void)
 {
 	WorkerSlot *slot = shared_slot(shared_worker());
 
+	for (size_t i = 0; i < NSERVICE; i++)
+		atomic_store(&slot->counters[i], *service_counters[i].local);
 	atomic_store(&slot->clients, clients_count());
 	atomic_store(&slot->heartbeat_us, now_us());
 }
@@ -118,6 +155,21 @@ worker_all_links_up(void)
 	return true;
 }
 
+/* sum_counters: before a rendering, the service's sums of service_counters. */
+static void
+sum_counters(void)
+{
+	publish();
+	for (size_t i = 0; i < NSERVICE; i++)
+	{
+		uint64_t	n = atomic_load(&shared_retired()->counters[i]);
+
+		for (int k = 0; k < shared_nworkers(); k++)
+			n += atomic_load(&shared_slot(k)->counters[i]);
+		service_sums[i] = n;
+	}
+}
+
 static double
 service_connections(void)
 {
@@ -188,7 +240,7 @@ static const WorkerFamily families[] = {
 #define NTOTALS (sizeof(totals) / sizeof(totals[0]))
 #define NFAMILIES (sizeof(families) / sizeof(families[0]))
 
-static MetricDef rows[NTOTALS + NFAMILIES * MAX_WORKERS];
+static MetricDef rows[NTOTALS + NSERVICE + NFAMILIES * MAX_WORKERS];
 static char labels[MAX_WORKERS][24];
 
 const MetricDef *
@@ -198,6 +250,18 @@ worker_metric_rows(int *nrows)
 
 	for (size_t i = 0; i < NTOTALS; i++)
 		rows[n++] = totals[i];
+	for (size_t i = 0; i < NSERVICE; i++)
+	{
+		MetricDef  *r = &rows[n++];
+
+		memset(r, 0, sizeof(*r));
+		r->name = service_counters[i].name;
+		r->help = service_counters[i].help;
+		r->kind = METRIC_COUNTER;
+		r->labels = service_counters[i].labels;
+		r->counter = &service_sums[i];
+	}
+	metrics_on_render(sum_counters);
 	for (int k = 0; k < shared_nworkers(); k++)
 		snprintf(labels[k], sizeof(labels[k]), "{worker=\"%d\"}", k + 1);
 	for (size_t f = 0; f < NFAMILIES; f++)

@@ -94,6 +94,10 @@ is($m->{'pushd_worker_database_up{worker="1"}'} + $m->{'pushd_worker_database_up
 	'pushd_worker_database_up of both workers 1');
 
 # --- a worker killed ------------------------------------------------------------------------
+# The service's counters never go back when a worker dies (its counts are kept).
+sleep 0.3;    # a heartbeat: every worker has published its counters
+my $accepted0 = $pushd->metrics->{pushd_service_connections_accepted_total} // -1;
+cmp_ok($accepted0, '>=', 20, "pushd_service_connections_accepted_total $accepted0 (20 clients and the scrapes)");
 # Which clients were on worker 1: those that lose their connection.
 kill 'KILL', $first{1};
 ok(PushdHelper::wait_for([], sub { starts(1) == 2 }, 10), 'worker 1 killed (SIGKILL): the parent starts it again');
@@ -120,6 +124,10 @@ ok(PushdHelper::wait_for([], sub {
 	my $m = $pushd->metrics;
 	($m->{pushd_service_connections} // -1) == 21 && ($m->{'pushd_worker_starts_total{worker="1"}'} // 0) == 2;
 }, 5), 'pushd_service_connections is 21 (20 clients and the scrape: the dead worker\'s count was dropped); worker 1 started twice');
+
+my $accepted1 = $pushd->metrics->{pushd_service_connections_accepted_total} // -1;
+cmp_ok($accepted1, '>=', $accepted0 + scalar(@lost),
+	"... and pushd_service_connections_accepted_total went on from there ($accepted1), worker 1's count kept");
 
 # --- a worker hung ------------------------------------------------------------------------
 my $w2 = worker_pid(2);
@@ -191,6 +199,17 @@ ok(PushdHelper::wait_for([], sub { my $n = () = $pushd->log_contents =~ /setting
 PushdHelper::wait_for([], sub { ($pushd->metric('pushd_service_connections') // -1) == 1 }, 10);
 ($acc, $ref, $left) = burst('127.0.0.21', 40);
 is("$acc/$ref/$left", '13/27/0', '... to --max-connections-per-ip 13: exactly 13 of 40 upgraded');
+
+# The refusals of both bursts, summed over the workers, from either worker (each worker's
+# part as of its last heartbeat: 250 ms).
+my %refused;
+PushdHelper::wait_for([], sub {
+	my $m = $pushd->metrics;
+	$refused{ $m->{pushd_worker_answering} // 0 } = $m->{'pushd_service_connections_refused_total{limit="max-connections-per-ip"}'};
+	keys %refused == 2 && !grep { ($_ // 0) != 57 } values %refused;
+}, 10);
+is(join(',', map { "$_=" . ($refused{$_} // 'none') } sort keys %refused), '1=57,2=57',
+	'pushd_service_connections_refused_total{limit="max-connections-per-ip"}: 57 (30 + 27) from either worker');
 
 # --- /healthz 503 from every worker while one worker's link is down --------------------------
 # The backend of worker 1's session: its client port is the worker's socket to PostgreSQL.
