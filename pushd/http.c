@@ -10,6 +10,7 @@
 #include "auth.h"
 #include "console.h"
 #include "encode.h"
+#include "epoch_order.h"
 #include "groups.h"
 #include "http.h"
 #include "conn_limits.h"
@@ -199,6 +200,44 @@ toggles_etag(char *etag, size_t size, uint64_t hash)
 			 (long long) pushd.cache.version, (unsigned long long) hash);
 }
 
+/*
+ * etag_from_future: the request's If-None-Match is an ETag of /v1/toggles ("EPOCH-VERSION-
+ * HASH") naming a version this node has not reached: of its epoch and newer, or of a later
+ * timeline.  Such a client has seen a newer state (on another worker or node); an answer
+ * from this one would send it back in time (docs/protocol.md, "Never backwards").
+ */
+static bool
+etag_from_future(struct lws *wsi)
+{
+	char		match[300];
+	char	   *dash;
+	char	   *end;
+	long long	version;
+	int			len = lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH);
+
+	if (len < 2 || match[0] != '"' || match[len - 1] != '"' || pushd.cache.epoch == NULL)
+		return false;
+	match[len - 1] = '\0';
+	if ((dash = strrchr(match + 1, '-')) == NULL)
+		return false;
+	*dash = '\0';				/* the hash */
+	if ((dash = strrchr(match + 1, '-')) == NULL)
+		return false;
+	*dash = '\0';				/* the version */
+	version = strtoll(dash + 1, &end, 10);
+	if (end == dash + 1 || *end != '\0')
+		return false;
+	switch (epoch_order(match + 1, pushd.cache.epoch))
+	{
+		case EPOCH_SAME:
+			return version > (long long) pushd.cache.version;
+		case EPOCH_LATER:
+			return true;
+		default:
+			return false;
+	}
+}
+
 static int
 toggles(struct lws *wsi, Session *s)
 {
@@ -228,6 +267,12 @@ toggles(struct lws *wsi, Session *s)
 	{
 		metrics.outage_refused++;
 		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", outage);
+	}
+	if (etag_from_future(wsi))
+	{
+		metrics.future_refused++;
+		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
+						   "this node has not reached the version of your If-None-Match yet: try again");
 	}
 	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &context, &context_len))
 	{

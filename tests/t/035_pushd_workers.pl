@@ -4,7 +4,9 @@
 # replaced and its clients get the current state again; SIGHUP reaches every worker;
 # --max-connections-per-ip is exact across the workers under a burst; /metrics from either
 # worker shows the same service totals; /healthz answers 503 from every worker while one
-# worker's database link is down, and that worker stops accepting meanwhile; SIGTERM drains every client with 1001 and exits 0.
+# worker's database link is down, and that worker stops accepting meanwhile; an If-None-Match
+# of a version no worker has is answered 503 with Retry-After, never with an older body;
+# SIGTERM drains every client with 1001 and exits 0.
 use strict;
 use warnings;
 use FindBin;
@@ -239,6 +241,30 @@ for (1 .. 10)
 }
 is(join(',', keys %answered), '2/503', 'meanwhile every request goes to worker 2, which answers 503');
 ok($pushd->wait_health(200, 15), 'and 200 once worker 1 is back');
+
+# --- never backwards: an ETag from ahead is answered 503, never with an older body -------
+my ($st, $hd) = $pushd->http_get('/v1/toggles');
+my ($e, $v, $h) = ($hd->{etag} // '') =~ /^"(.*)-(\d+)-([0-9a-f]{16})"$/;
+ok(defined $h, "/v1/toggles has an ETag of version $v");
+my $ahead = '"' . $e . '-' . ($v + 1) . '-' . $h . '"';
+my %ahead_answers;
+for (1 .. 6)
+{
+	my ($st2, $hd2) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => $ahead });
+	$ahead_answers{ $st2 . '/' . (defined $hd2->{'retry-after'} ? 'retry-after' : 'none') }++;
+}
+is(join(',', keys %ahead_answers), '503/retry-after',
+	'If-None-Match of version ' . ($v + 1) . ', which no worker has: 503 with Retry-After from every answer');
+is(($pushd->http_get('/v1/toggles', { 'If-None-Match' => $hd->{etag} }))[0], 304, 'its own ETag: 304');
+sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
+# Each worker answers once it has the flip (the kernel picks the worker of each request).
+my %after;
+PushdHelper::wait_for([], sub {
+	%after = ();
+	$after{ ($pushd->http_get('/v1/toggles', { 'If-None-Match' => $ahead }))[0] }++ for 1 .. 6;
+	keys %after == 1 && exists $after{200};
+}, 5);
+is(join(',', keys %after), '200', 'once the workers have it: 200 with the new body');
 
 # --- SIGTERM drains every worker -----------------------------------------------------------
 my @last = map { PushdHelper::Client->connect($pushd->ws_url, local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. 10;
