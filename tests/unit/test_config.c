@@ -214,6 +214,9 @@ test_defaults(void **state)
 	assert_int_equal(cfg.prune_interval_s, 300);
 	assert_int_equal(cfg.reconnect_min_ms, 250);
 	assert_int_equal(cfg.reconnect_max_ms, 30000);
+	assert_string_equal(cfg.workers, "1");
+	assert_int_equal(cfg.nworkers, 1);
+	assert_int_equal(cfg.worker_timeout_s, 10);
 	config_free(&cfg);
 	assert_null(cfg.db);
 	config_free(&cfg);			/* twice is harmless */
@@ -487,6 +490,25 @@ test_error_message_wording(void **state)
 	config_free(&cfg);
 }
 
+/* --workers: a number, or auto for the online CPUs (at most MAX_WORKERS). */
+static void
+test_workers(void **state)
+{
+	PushdConfig cfg;
+	long		cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	(void) state;
+	assert_int_equal(parse(&cfg, ARGS("--workers", "4")), CONFIG_OK);
+	assert_int_equal(cfg.nworkers, 4);
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, ARGS("--workers", "32")), CONFIG_OK);
+	assert_int_equal(cfg.nworkers, 32);
+	config_free(&cfg);
+	assert_int_equal(parse(&cfg, ARGS("--workers", "auto")), CONFIG_OK);
+	assert_int_equal(cfg.nworkers, cpus < 1 ? 1 : cpus > MAX_WORKERS ? MAX_WORKERS : cpus);
+	config_free(&cfg);
+}
+
 static void
 test_command_line_errors(void **state)
 {
@@ -518,6 +540,11 @@ test_command_line_errors(void **state)
 	expect_error(ARGS("--heartbeat-interval", "0"), "--heartbeat-interval", "from 1 to");
 	expect_error(ARGS("--max-backlog", "0"), "--max-backlog", "from 1 to");
 	expect_error(ARGS("--future-wait", "-1"), "--future-wait", "from 0 to");
+	expect_error(ARGS("--workers", "0"), "--workers", "auto or a number from 1 to 32");
+	expect_error(ARGS("--workers", "33"), "--workers", "from 1 to 32");
+	expect_error(ARGS("--workers", "2x"), "--workers", "auto");
+	expect_error(ARGS("--workers", ""), "--workers", "auto");
+	expect_error(ARGS("--worker-timeout", "0"), "--worker-timeout", "from 1 to 3600");
 
 	/* bad bools and levels */
 	expect_error(ARGS("--track-connections=maybe"), "--track-connections", "\"maybe\"");
@@ -975,6 +1002,7 @@ main(void)
 		cmocka_unit_test(test_flags_win_over_file),
 		cmocka_unit_test(test_last_config_option_wins),
 		cmocka_unit_test(test_error_message_wording),
+		cmocka_unit_test(test_workers),
 		cmocka_unit_test(test_command_line_errors),
 		cmocka_unit_test(test_missing_config_file),
 		cmocka_unit_test(test_file_errors),
