@@ -2,7 +2,7 @@
 # own database link and connection rows (node NAME/w1, NAME/w2); a flip reaches the clients
 # of both; a worker killed with SIGKILL, and one hung with SIGSTOP past --worker-timeout, is
 # replaced and its clients get the current state again; SIGHUP reaches every worker;
-# --max-connections-per-ip is exact across the workers under a burst; /metrics from either
+# --max-connections-per-ip is exact across the workers under a burst from 8 addresses; /metrics from either
 # worker shows the same service totals; /healthz answers 503 from every worker while one
 # worker's database link is down, and that worker stops accepting meanwhile; an If-None-Match
 # of a version no worker has is answered 503 with Retry-After, never with an older body;
@@ -146,15 +146,17 @@ $_->close for @back, @kept;
 my $request = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\n"
   . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
 
-# burst(from, n): n connections at once from one address, each asking for an upgrade;
-# returns (upgraded, refused) and keeps the upgraded ones open until every socket is judged.
+# burst(\@from, n): n connections at once from each address (interleaved), each asking for
+# an upgrade; returns ({address => upgraded}, refused, unanswered), the upgraded ones kept
+# open until every socket is judged.
 sub burst
 {
-	my ($from, $n) = @_;
-	my (%sock, @held);
-	my ($accepted, $refused) = (0, 0);
-	for (1 .. $n)
+	my ($from_list, $n) = @_;
+	my (%sock, @held, %accepted);
+	my $refused = 0;
+	for my $i (0 .. $n * @$from_list - 1)
 	{
+		my $from = $from_list->[ $i % @$from_list ];
 		socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
 		bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
 		fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK);
@@ -163,7 +165,7 @@ sub burst
 			$refused++;
 			next;
 		}
-		$sock{ fileno $s } = { s => $s, sent => 0 };
+		$sock{ fileno $s } = { s => $s, sent => 0, from => $from };
 	}
 	my $deadline = time + 15;
 	while (%sock && time < $deadline)
@@ -180,18 +182,24 @@ sub burst
 		{
 			my $got = sysread($s, my $chunk, 4096);
 			next if !defined $got && ($! == EAGAIN || $! == EWOULDBLOCK);
+			my $from = $sock{ fileno $s }{from};
 			delete $sock{ fileno $s };
-			if ($got && $chunk =~ m{^HTTP/1\.1 101 }) { $accepted++; push @held, $s; }
+			if ($got && $chunk =~ m{^HTTP/1\.1 101 }) { $accepted{$from}++; push @held, $s; }
 			else { $refused++; close $s; }
 		}
 	}
 	close $_->{s} for values %sock;
 	close $_ for @held;
-	return ($accepted, $refused, scalar keys %sock);
+	return (\%accepted, $refused, scalar keys %sock);
 }
 
-my ($acc, $ref, $left) = burst('127.0.0.20', 40);
-is("$acc/$ref/$left", '10/30/0', '--max-connections-per-ip 10, 40 connections at once from one address: exactly 10 upgraded, 30 refused');
+# accepted_text: "address=upgraded ..." in address order.
+sub accepted_text { my ($acc) = @_; return join(' ', map { "$_=" . ($acc->{$_} // 0) } sort keys %$acc); }
+my @eight = map { "127.0.0.$_" } 20 .. 27;
+my ($acc, $ref, $left) = burst(\@eight, 40);
+is(accepted_text($acc), join(' ', map { "$_=10" } @eight),
+	'--max-connections-per-ip 10, 40 connections at once from each of 8 addresses: exactly 10 upgraded from each');
+is("$ref/$left", '240/0', '... the other 240 refused');
 
 my $reloads = () = $pushd->log_contents =~ /settings reloaded/g;
 write_conf("max-connections-per-ip = 13\n");
@@ -199,8 +207,8 @@ kill 'HUP', $pushd->pid;
 ok(PushdHelper::wait_for([], sub { my $n = () = $pushd->log_contents =~ /settings reloaded/g; $n == $reloads + 2 }, 10),
 	'SIGHUP to the parent: both workers reload');
 PushdHelper::wait_for([], sub { ($pushd->metric('pushd_service_connections') // -1) == 1 }, 10);
-($acc, $ref, $left) = burst('127.0.0.21', 40);
-is("$acc/$ref/$left", '13/27/0', '... to --max-connections-per-ip 13: exactly 13 of 40 upgraded');
+($acc, $ref, $left) = burst([ '127.0.0.28' ], 40);
+is(accepted_text($acc) . " $ref/$left", '127.0.0.28=13 27/0', '... to --max-connections-per-ip 13: exactly 13 of 40 upgraded');
 
 # The refusals of both bursts, summed over the workers, from either worker (each worker's
 # part as of its last heartbeat: 250 ms).
@@ -208,10 +216,10 @@ my %refused;
 PushdHelper::wait_for([], sub {
 	my $m = $pushd->metrics;
 	$refused{ $m->{pushd_worker_answering} // 0 } = $m->{'pushd_service_connections_refused_total{limit="max-connections-per-ip"}'};
-	keys %refused == 2 && !grep { ($_ // 0) != 57 } values %refused;
+	keys %refused == 2 && !grep { ($_ // 0) != 267 } values %refused;
 }, 10);
-is(join(',', map { "$_=" . ($refused{$_} // 'none') } sort keys %refused), '1=57,2=57',
-	'pushd_service_connections_refused_total{limit="max-connections-per-ip"}: 57 (30 + 27) from either worker');
+is(join(',', map { "$_=" . ($refused{$_} // 'none') } sort keys %refused), '1=267,2=267',
+	'pushd_service_connections_refused_total{limit="max-connections-per-ip"}: 267 (240 + 27) from either worker');
 
 # --- /healthz 503 from every worker while one worker's link is down --------------------------
 # The backend of worker 1's session: its client port is the worker's socket to PostgreSQL.
