@@ -116,13 +116,14 @@ check "CREATE EXTENSION pg_toggles from the $prev package in two databases, two 
 	setup_previous || exit
 
 # The previous release's daemon on "early", over the Unix socket as postgres: a stand-in
-# for the one already running when the packages are upgraded.
+# for the one already running when the packages are upgraded.  Anonymous, so that the
+# checks read /v1/toggles without a token (every daemon release has --allow-anonymous).
 prev_pushd=/pkgtest/toggles-pushd-$prev
 prev_pid=
 start_previous_daemon() {
 	setpriv --reuid=postgres --regid=postgres --init-groups -- env -i HOME=/nonexistent \
 		"$prev_pushd" --db "host=/var/run/postgresql dbname=early user=postgres" \
-		--listen 127.0.0.1:8081 > /pkgtest/pushd-prev.log 2>&1 &
+		--listen 127.0.0.1:8081 --allow-anonymous > /pkgtest/pushd-prev.log 2>&1 &
 	prev_pid=$!
 	wait_for 15 bash -c '[[ $(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:8081/healthz) == 200 ]]' ||
 		{ cat /pkgtest/pushd-prev.log; return 1; }

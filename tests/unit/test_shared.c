@@ -186,5 +186,11 @@ main(void)
 		cmocka_unit_test(test_two_processes_exact),
 	};
 
-	return cmocka_run_group_tests(tests, setup, NULL);
+	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
+	int			failed = cmocka_run_group_tests(tests, setup, NULL);
+
+	/* scripts/test.sh adds up this line across the unit tests. */
+	printf("%d passed, %d failed\n", total - failed, failed);
+	fflush(stdout);
+	return failed == 0 ? 0 : 1;
 }
