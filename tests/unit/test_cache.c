@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "cache.h"
 #include "context.h"
 #include "encode.h"
@@ -507,9 +509,5 @@ main(void)
 		cmocka_unit_test(test_fields_read_cached_and_sent),
 		cmocka_unit_test(test_every_sent_field_is_news_or_a_stamp),
 	};
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	fflush(stderr);
-	printf("%d passed, %d failed\n", (int) (sizeof(tests) / sizeof(tests[0])) - failed, failed);
-	return failed ? 1 : 0;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

@@ -13,6 +13,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "db_targets.h"
 
 static char err[256];
@@ -191,11 +193,5 @@ main(void)
 		cmocka_unit_test(test_bare_database_name),
 		cmocka_unit_test(test_refused),
 	};
-	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	/* scripts/test.sh adds up this line across the unit tests. */
-	printf("%d passed, %d failed\n", total - failed, failed);
-	fflush(stdout);
-	return failed == 0 ? 0 : 1;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "epoch_order.h"
 
 #define TL1 "7714499956199856962-1-ffd5388479e84e02836a34fefea2f06a"
@@ -66,11 +68,5 @@ main(void)
 		cmocka_unit_test(test_other_histories_are_unrelated),
 		cmocka_unit_test(test_malformed_is_unrelated),
 	};
-	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	/* scripts/test.sh adds up this line across the unit tests. */
-	printf("%d passed, %d failed\n", total - failed, failed);
-	fflush(stdout);
-	return failed == 0 ? 0 : 1;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "groups.h"
 #include "metrics.h"
 #include "pushd.h"
@@ -355,11 +357,5 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_time_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_members, setup, teardown),
 	};
-	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	/* scripts/test.sh adds up this line across the unit tests. */
-	printf("%d passed, %d failed\n", total - failed, failed);
-	fflush(stdout);
-	return failed == 0 ? 0 : 1;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "metrics.h"
 
 static uint64_t hits = 7;
@@ -105,11 +107,5 @@ main(void)
 		cmocka_unit_test_setup(test_family_registered_once, reset),
 		cmocka_unit_test_setup(test_own_rows, reset),
 	};
-	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	/* scripts/test.sh adds up this line across the unit tests. */
-	printf("%d passed, %d failed\n", total - failed, failed);
-	fflush(stdout);
-	return failed == 0 ? 0 : 1;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

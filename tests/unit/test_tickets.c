@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "context.h"
 #include "tickets.h"
 
@@ -162,11 +164,5 @@ main(void)
 		cmocka_unit_test(test_largest_context_fits),
 	};
 
-	int			total = (int) (sizeof(tests) / sizeof(tests[0]));
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	/* scripts/test.sh adds up this line across the unit tests. */
-	printf("%d passed, %d failed\n", total - failed, failed);
-	fflush(stdout);
-	return failed == 0 ? 0 : 1;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }

@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "cmocka_report.h"
+
 #include "auth.h"
 #include "scope.h"
 #include "tokens.h"
@@ -207,9 +209,5 @@ main(void)
 		cmocka_unit_test(test_subprotocols),
 		cmocka_unit_test(test_token_set),
 	};
-	int			failed = cmocka_run_group_tests(tests, NULL, NULL);
-
-	fflush(stderr);
-	printf("%d passed, %d failed\n", (int) (sizeof(tests) / sizeof(tests[0])) - failed, failed);
-	return failed ? 1 : 0;
+	return RUN_AND_REPORT(tests, NULL, NULL);
 }
