@@ -238,6 +238,49 @@ etag_from_future(struct lws *wsi)
 	}
 }
 
+/* How often the requests waiting for a version look at the cache. */
+#define FUTURE_POLL_US (50 * 1000)
+
+static lws_dll2_owner_t future_waiting;
+static lws_sorted_usec_list_t future_timer;
+
+/*
+ * future_sweep releases each waiting request whose version has arrived or whose
+ * --future-wait is over: it is answered (toggles() again) at its next HTTP_WRITEABLE.
+ */
+static void
+future_sweep(lws_sorted_usec_list_t *sul)
+{
+	int64_t		now = now_us();
+
+	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&future_waiting))
+	{
+		HttpReply  *r = lws_container_of(d, HttpReply, future);
+
+		if (now >= r->future_deadline_us || !etag_from_future(r->wsi))
+		{
+			lws_dll2_remove(&r->future);
+			r->future_ready = true;
+			lws_callback_on_writable(r->wsi);
+		}
+	}
+	lws_end_foreach_dll_safe(d, d1);
+	if (future_waiting.count > 0)
+		lws_sul_schedule(pushd.context, 0, sul, future_sweep, FUTURE_POLL_US);
+}
+
+/* future_wait puts the request on the waiting list, until its version or --future-wait. */
+static int
+future_wait(struct lws *wsi, Session *s)
+{
+	s->http.wsi = wsi;
+	s->http.future_deadline_us = now_us() + (int64_t) pushd.cfg.future_wait_ms * 1000;
+	lws_dll2_add_tail(&s->http.future, &future_waiting);
+	if (future_waiting.count == 1)
+		lws_sul_schedule(pushd.context, 0, &future_timer, future_sweep, FUTURE_POLL_US);
+	return 0;
+}
+
 static int
 toggles(struct lws *wsi, Session *s)
 {
@@ -270,6 +313,8 @@ toggles(struct lws *wsi, Session *s)
 	}
 	if (etag_from_future(wsi))
 	{
+		if (!s->http.future_done && pushd.cfg.future_wait_ms > 0)
+			return future_wait(wsi, s);
 		metrics.future_refused++;
 		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
 						   "this node has not reached the version of your If-None-Match yet: try again");
@@ -479,6 +524,12 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
 				if (s->client.sse)
 					return clients_sse_writeable(&s->client);
+				if (s->http.future_ready)
+				{
+					s->http.future_ready = false;
+					s->http.future_done = true;
+					return toggles(wsi, s);
+				}
 				if (s->http.body == NULL)
 					break;
 				out = malloc(LWS_PRE + s->http.len);
@@ -498,6 +549,8 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 			return ofrep_body_done(wsi, s);
 		case LWS_CALLBACK_CLOSED_HTTP:
+			if (s->http.future.owner)
+				lws_dll2_remove(&s->http.future);
 			free(s->http.body);
 			s->http.body = NULL;
 			ofrep_closed(s);

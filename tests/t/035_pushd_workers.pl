@@ -5,7 +5,8 @@
 # --max-connections-per-ip is exact across the workers under a burst from 8 addresses; /metrics from either
 # worker shows the same service totals; /healthz answers 503 from every worker while one
 # worker's database link is down, and that worker stops accepting meanwhile; an If-None-Match
-# of a version no worker has is answered 503 with Retry-After, never with an older body;
+# of a version no worker has waits --future-wait for it: 200 with the new body when it comes,
+# else 503 with Retry-After, never an older body;
 # SIGTERM drains every client with 1001 and exits 0.
 use strict;
 use warnings;
@@ -14,6 +15,7 @@ use lib $FindBin::Bin;
 use Errno qw(EINPROGRESS EAGAIN EWOULDBLOCK);
 use Fcntl;
 use IO::Select;
+use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
 use Socket qw(:all);
@@ -42,7 +44,8 @@ write_conf("max-connections-per-ip = 10\n");
 my $db = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres';
 my $pushd = PushdHelper->start($node, node => 'wk', db => $db,
 	args => [ '--workers', '2', '--worker-timeout', '2', '--config', $conf,
-		'--register-interval', '50', '--reconnect-min', '4000', '--reconnect-max', '4000' ]);
+		'--register-interval', '50', '--reconnect-min', '4000', '--reconnect-max', '4000',
+		'--future-wait', '3000' ]);
 my $port = $pushd->port;
 
 # worker_pid(k): the pid of worker k's latest start, from the parent's log.
@@ -250,29 +253,65 @@ for (1 .. 10)
 is(join(',', keys %answered), '2/503', 'meanwhile every request goes to worker 2, which answers 503');
 ok($pushd->wait_health(200, 15), 'and 200 once worker 1 is back');
 
-# --- never backwards: an ETag from ahead is answered 503, never with an older body -------
+# --- never backwards: an ETag from ahead waits --future-wait, then 503, never an older body --
+# toggles_at_once(etag, n): n GET /v1/toggles with that If-None-Match, sent at once (to
+# whichever workers the kernel picks); returns the sockets, to be read by answers().
+sub toggles_at_once
+{
+	my ($etag, $n) = @_;
+	my @socks;
+	for (1 .. $n)
+	{
+		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die "connect: $!";
+		print $s "GET /v1/toggles HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: $etag\r\nConnection: close\r\n\r\n";
+		push @socks, $s;
+	}
+	return { socks => \@socks, t0 => time };
+}
+# answers(sent): "STATUS[/retry-after][/vVERSION]" of each, and the longest wait.
+sub answers
+{
+	my ($sent) = @_;
+	my (@out, $longest);
+	for my $s (@{ $sent->{socks} })
+	{
+		my $text = '';
+		my $sel = IO::Select->new($s);
+		my $deadline = time + 10;
+		while (time < $deadline && $sel->can_read($deadline - time))
+		{
+			my $n = sysread($s, my $chunk, 65536);
+			last unless $n;
+			$text .= $chunk;
+			# The whole answer (headers and Content-Length bytes) is in: when it came.
+			my ($head) = $text =~ /^(.*?\r\n\r\n)/s;
+			my ($clen) = ($head // '') =~ /^content-length:\s*(\d+)/mi;
+			last if defined $head && length($text) >= length($head) + ($clen // 0);
+		}
+		my $took = time - $sent->{t0};
+		$longest = $took if !defined $longest || $took > $longest;
+		my ($status) = $text =~ m{^HTTP/1\.1 (\d+)};
+		my ($version) = $text =~ /"version":(\d+)/;
+		push @out, ($status // 'none') . ($text =~ /^retry-after:/mi ? '/retry-after' : '')
+		  . (defined $version ? "/v$version" : '');
+		close $s;
+	}
+	return (join(',', sort { $a cmp $b } keys %{ { map { ($_ => 1) } @out } }), $longest);
+}
 my ($st, $hd) = $pushd->http_get('/v1/toggles');
 my ($e, $v, $h) = ($hd->{etag} // '') =~ /^"(.*)-(\d+)-([0-9a-f]{16})"$/;
 ok(defined $h, "/v1/toggles has an ETag of version $v");
-my $ahead = '"' . $e . '-' . ($v + 1) . '-' . $h . '"';
-my %ahead_answers;
-for (1 .. 6)
-{
-	my ($st2, $hd2) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => $ahead });
-	$ahead_answers{ $st2 . '/' . (defined $hd2->{'retry-after'} ? 'retry-after' : 'none') }++;
-}
-is(join(',', keys %ahead_answers), '503/retry-after',
-	'If-None-Match of version ' . ($v + 1) . ', which no worker has: 503 with Retry-After from every answer');
+my $ahead = sub { '"' . $e . '-' . ($v + $_[0]) . '-' . $h . '"' };
+my ($said, $waited) = answers(toggles_at_once($ahead->(5), 4));
+is($said, '503/retry-after', 'If-None-Match of a version no worker has: 503 with Retry-After from every answer');
+cmp_ok($waited, '>=', 2.9, sprintf('... after --future-wait (3 s: %.1f s)', $waited));
 is(($pushd->http_get('/v1/toggles', { 'If-None-Match' => $hd->{etag} }))[0], 304, 'its own ETag: 304');
+my $pending = toggles_at_once($ahead->(1), 4);
+sleep 0.3;
 sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
-# Each worker answers once it has the flip (the kernel picks the worker of each request).
-my %after;
-PushdHelper::wait_for([], sub {
-	%after = ();
-	$after{ ($pushd->http_get('/v1/toggles', { 'If-None-Match' => $ahead }))[0] }++ for 1 .. 6;
-	keys %after == 1 && exists $after{200};
-}, 5);
-is(join(',', keys %after), '200', 'once the workers have it: 200 with the new body');
+($said, $waited) = answers($pending);
+is($said, '200/v' . ($v + 1), 'If-None-Match of the next version, which then arrives: 200 with the new body from every answer');
+cmp_ok($waited, '<', 2.9, sprintf('... as soon as the workers have it (%.1f s)', $waited));
 
 # --- SIGTERM drains every worker -----------------------------------------------------------
 my @last = map { PushdHelper::Client->connect($pushd->ws_url, local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. 10;
