@@ -110,7 +110,11 @@ sse_want_write(struct lws *wsi)
 void
 sse_wrote(struct lws *wsi, bool more)
 {
-	if (!more && !lws_send_pipe_choked(wsi))
+	if (more)
+		return;
+	if (lws_send_pipe_choked(wsi))
+		lws_callback_on_writable(wsi);	/* back once it has drained, to stop reading */
+	else
 		lws_rx_flow_control(wsi, 0);
 }
 
