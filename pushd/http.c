@@ -34,10 +34,13 @@ http_add_header(struct lws *wsi, const char *name, const char *value, unsigned c
 									   p, end) != 0;
 }
 
-/* respond writes the headers now and leaves body (taken over) for HTTP_WRITEABLE. */
+/*
+ * respond_with writes the headers (and one more, when name is not NULL) now and leaves body
+ * (taken over) for HTTP_WRITEABLE.
+ */
 static int
-respond(struct lws *wsi, Session *s, int status, const char *type, const char *etag,
-		char *body, size_t len)
+respond_with(struct lws *wsi, Session *s, int status, const char *type, const char *etag,
+			 const char *name, const char *value, char *body, size_t len)
 {
 	unsigned char headers[LWS_PRE + 1024];
 	unsigned char *start = headers + LWS_PRE;
@@ -47,6 +50,8 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 	if (lws_add_http_common_headers(wsi, status, type, len, &p, end) ||
 		(etag && lws_add_http_header_by_name(wsi, (const unsigned char *) "etag:",
 											 (const unsigned char *) etag, strlen(etag), &p, end)) ||
+		(name && lws_add_http_header_by_name(wsi, (const unsigned char *) name,
+											 (const unsigned char *) value, strlen(value), &p, end)) ||
 		lws_add_http_header_by_name(wsi, (const unsigned char *) "cache-control:",
 									(const unsigned char *) "no-cache", 8, &p, end) ||
 		lws_finalize_write_http_header(wsi, start, &p, end))
@@ -55,6 +60,14 @@ respond(struct lws *wsi, Session *s, int status, const char *type, const char *e
 		return 1;
 	}
 	return http_send_body(wsi, s, body, len);
+}
+
+/* respond: respond_with no other header. */
+static int
+respond(struct lws *wsi, Session *s, int status, const char *type, const char *etag,
+		char *body, size_t len)
+{
+	return respond_with(wsi, s, status, type, etag, NULL, NULL, body, len);
 }
 
 int
@@ -313,11 +326,18 @@ toggles(struct lws *wsi, Session *s)
 	}
 	if (etag_from_future(wsi))
 	{
+		static const char *const behind =
+			"this node has not reached the version of your If-None-Match yet: try again";
+
 		if (!s->http.future_done && pushd.cfg.future_wait_ms > 0)
 			return future_wait(wsi, s);
 		metrics.future_refused++;
-		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable",
-						   "this node has not reached the version of your If-None-Match yet: try again");
+		if (!s->http.future_done)
+			return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", behind);
+		/* After the wait, as any answer from HTTP_WRITEABLE: the connection may live on. */
+		body = error_body("unavailable", behind, &len);
+		return respond_with(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, "application/json", NULL,
+							"retry-after:", outage_retry_after(), body, body ? len : 0);
 	}
 	if (!http_query_arg(wsi, "context", CONTEXT_MAX, &context, &context_len))
 	{
