@@ -134,6 +134,14 @@ my $accepted1 = $pushd->metrics->{pushd_service_connections_accepted_total} // -
 cmp_ok($accepted1, '>=', $accepted0 + scalar(@lost),
 	"... and pushd_service_connections_accepted_total went on from there ($accepted1), worker 1's count kept");
 
+# Killed again within 10 s of its start: the restart waits twice as long (backoff).
+my $w1_second = worker_pid(1);
+kill 'KILL', $w1_second;
+ok(PushdHelper::wait_for([], sub { starts(1) == 3 }, 10), 'worker 1 killed again: started a third time');
+like($pushd->log_contents, qr/worker 1 \(pid $w1_first\) killed by signal 9; restarting in 100 ms.*worker 1 \(pid $w1_second\) killed by signal 9; restarting in 200 ms/s,
+	'... after 200 ms, twice the first restart\'s 100 ms: it keeps dying young');
+$pushd->wait_health(200, 15);
+
 # --- a worker hung ------------------------------------------------------------------------
 my $w2 = worker_pid(2);
 my $t_stop = time;
