@@ -532,7 +532,6 @@ client_closed(Client *c)
 	queue_clear(c);
 	free(c->queue);
 	free(c->rx);
-	free(c->registration);
 	free(c->user_agent);
 	log_debug("client %llu (%s): closed", (unsigned long long) c->id, c->peer);
 	c->wsi = NULL;

@@ -34,7 +34,6 @@ typedef struct Client
 	struct lws *wsi;
 	uint64_t	id;
 	char		peer[48];		/* INET6_ADDRSTRLEN fits */
-	char	   *registration;	/* JSON object for toggles.connections */
 	char	   *user_agent;		/* NULL unless connections are tracked */
 	int64_t		token_id;		/* the token it was admitted with; 0: anonymous */
 	int64_t		connected_us;	/* wall clock, for connected_at */
@@ -69,6 +68,7 @@ typedef struct Client
 	bool		sse;			/* a Server-Sent Events stream (sse.h), not a WebSocket */
 	bool		heartbeat_due;	/* SSE: the sweep asked for a comment line */
 	bool		notify;			/* SSE: OFREP notifications (refetchEvaluation), not messages */
+	bool		registered;		/* has a row of toggles.connections (registry.c) */
 
 	char	   *rx;				/* a client message being reassembled */
 	size_t		rx_len;

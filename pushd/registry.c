@@ -27,6 +27,8 @@ typedef struct Pending
 	bool		row_exists;		/* an update of a row written before (a new context) */
 } Pending;
 
+static char *registration_json(const Client *client);
+
 static Pending *adds;
 static int	nadds;
 static int	capadds;
@@ -45,16 +47,19 @@ tracking(void)
 	return pushd.cfg.track_connections;
 }
 
+/* add_pending queues json (taking it over) as the element of connection id. */
 static void
-add_pending(uint64_t id, const char *json, bool row_exists)
+add_pending(uint64_t id, char *json, bool row_exists)
 {
+	if (json == NULL)
+		return;
 	if (nadds == capadds)
 	{
 		capadds = capadds ? capadds * 2 : 64;
 		adds = realloc(adds, capadds * sizeof(Pending));
 	}
 	adds[nadds].id = id;
-	adds[nadds].json = strdup(json);
+	adds[nadds].json = json;
 	adds[nadds].row_exists = row_exists;
 	nadds++;
 }
@@ -225,8 +230,8 @@ registry_link_changed(bool ready)
 	drop_pending();
 	clear_node_first = true;
 	for (c = clients_first(); c != NULL; c = clients_next(c))
-		if (c->registration)
-			add_pending(c->id, c->registration, false);
+		if (c->registered)
+			add_pending(c->id, registration_json(c), false);
 	flush(NULL);
 }
 
@@ -259,7 +264,6 @@ registration_json(const Client *client)
 	time_t		secs = (time_t) (client->connected_us / 1000000);
 	struct tm	tm;
 	char		stamp[24];
-	char	   *exact;
 
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
@@ -275,20 +279,19 @@ registration_json(const Client *client)
 	textbuf_puts(&json, client->group ? client->group->context : "{}");
 	textbuf_printf(&json, ",\"connected_at\":\"%s.%06ldZ\",\"transport\":\"%s\"}", stamp,
 				   (long) (client->connected_us % 1000000), client_transport(client));
-	/* It is kept for the client's life: no spare room. */
-	if (json.data && (exact = realloc(json.data, json.len + 1)) != NULL)
-		json.data = exact;
 	return json.data;
 }
 
 void
 registry_client_open(Client *client)
 {
-	if (!tracking())
+	char	   *json;
+
+	if (!tracking() || (json = registration_json(client)) == NULL)
 		return;
-	client->registration = registration_json(client);
-	if (client->registration)
-		add_pending(client->id, client->registration, false);
+	/* Not kept with the client: made again from it when needed (registry_link_changed). */
+	client->registered = true;
+	add_pending(client->id, json, false);
 }
 
 void
@@ -297,17 +300,15 @@ registry_client_context(Client *client)
 	char	   *json;
 	int			i;
 
-	if (!tracking() || client->registration == NULL || (json = registration_json(client)) == NULL)
+	if (!tracking() || !client->registered || (json = registration_json(client)) == NULL)
 		return;
-	free(client->registration);
-	client->registration = json;
 	/* register_connections updates a row that exists: queue it again, once. */
 	for (i = 0; i < nadds; i++)
 	{
 		if (adds[i].id == client->id)
 		{
 			free(adds[i].json);
-			adds[i].json = strdup(json);
+			adds[i].json = json;
 			return;
 		}
 	}
@@ -319,7 +320,7 @@ registry_client_close(Client *client)
 {
 	int			i;
 
-	if (!tracking() || client->registration == NULL)
+	if (!tracking() || !client->registered)
 		return;
 	for (i = 0; i < nadds; i++)
 	{
