@@ -276,7 +276,7 @@ register_metrics(void)
 		metrics_register(listener_rows, listener_nrows) &&
 		metrics_register(ofrep_rows, ofrep_nrows) &&
 		metrics_register(sse_rows, sse_nrows) &&
-		metrics_register(wrows, nworker_rows);
+		metrics_register_service(wrows, nworker_rows);
 }
 
 static bool

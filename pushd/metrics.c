@@ -98,8 +98,10 @@ static struct
 {
 	const MetricDef *rows;
 	int			nrows;
+	bool		as_is;			/* the service's already (metrics_register_service) */
 }			tables[MAX_TABLES];
 static int	ntables;
+static const MetricService *service;
 
 static void (*render_hook) (void);
 
@@ -116,8 +118,8 @@ registered(const char *name)
 	return false;
 }
 
-bool
-metrics_register(const MetricDef *rows, int nrows)
+static bool
+register_table(const MetricDef *rows, int nrows, bool as_is)
 {
 	int			i;
 
@@ -128,8 +130,126 @@ metrics_register(const MetricDef *rows, int nrows)
 			return false;
 	tables[ntables].rows = rows;
 	tables[ntables].nrows = nrows;
+	tables[ntables].as_is = as_is;
 	ntables++;
 	return true;
+}
+
+bool
+metrics_register(const MetricDef *rows, int nrows)
+{
+	return register_table(rows, nrows, false);
+}
+
+bool
+metrics_register_service(const MetricDef *rows, int nrows)
+{
+	return register_table(rows, nrows, true);
+}
+
+void
+metrics_set_service(const MetricService *s)
+{
+	service = s;
+}
+
+/* row_values: how many values a row publishes. */
+static int
+row_values(const MetricDef *row)
+{
+	return row->kind == METRIC_HISTOGRAM ? row->histogram->nbuckets + 2 : 1;
+}
+
+int
+metrics_publish(double *out, int max)
+{
+	int			n = 0;
+
+	for (int t = 0; t < ntables; t++)
+	{
+		if (tables[t].as_is)
+			continue;
+		for (int i = 0; i < tables[t].nrows; i++)
+		{
+			const MetricDef *row = &tables[t].rows[i];
+
+			if (n + row_values(row) > max)
+				return n;
+			switch (row->kind)
+			{
+				case METRIC_COUNTER:
+				case METRIC_GAUGE_AT:
+					out[n++] = (double) *row->counter;
+					break;
+				case METRIC_GAUGE:
+					out[n++] = row->gauge();
+					break;
+				case METRIC_HISTOGRAM:
+					for (int b = 0; b < row->histogram->nbuckets; b++)
+						out[n++] = (double) row->histogram->buckets[b];
+					out[n++] = (double) *row->histogram->count;
+					out[n++] = *row->histogram->sum;
+					break;
+			}
+		}
+	}
+	return n;
+}
+
+/* sum: value i over every worker, those that ended included. */
+static double
+sum(int i)
+{
+	double		v = service->retired(i);
+
+	for (int k = 0; k < service->nworkers; k++)
+		v += service->value(k, i);
+	return v;
+}
+
+/* render_service_row renders row, whose values start at index i, for the service. */
+static void
+render_service_row(TextBuf *buf, const MetricDef *row, int i)
+{
+	static const char *const kinds[] = {"counter", "gauge", "histogram", "gauge"};
+
+	if (row->help)
+		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", row->name, row->help, row->name,
+					   kinds[row->kind]);
+	switch (row->kind)
+	{
+		case METRIC_COUNTER:
+			textbuf_printf(buf, "%s%s %.17g\n", row->name, row->labels ? row->labels : "", sum(i));
+			break;
+		case METRIC_GAUGE:
+		case METRIC_GAUGE_AT:
+			for (int k = 0; k < service->nworkers; k++)
+			{
+				const char *l = row->labels;
+				size_t		ll = l ? strlen(l) : 0;
+
+				if (!service->running(k))
+					continue;
+				/* {a="b"} becomes {a="b",worker="K"}; none, {worker="K"}. */
+				textbuf_printf(buf, "%s{%.*s%sworker=\"%d\"} %.17g\n", row->name,
+							   ll >= 2 ? (int) (ll - 2) : 0, ll >= 2 ? l + 1 : "",
+							   ll > 2 ? "," : "", k + 1, service->value(k, i));
+			}
+			break;
+		case METRIC_HISTOGRAM:
+			{
+				const MetricHistogram *h = row->histogram;
+				int			nb = h->nbuckets;
+
+				for (int b = 0; b < nb; b++)
+					textbuf_printf(buf, "%s_bucket{le=\"%g\"} %.17g\n", row->name, h->le[b],
+								   sum(i + b));
+				textbuf_printf(buf, "%s_bucket{le=\"+Inf\"} %.17g\n%s_sum %.9f\n%s_count %.17g\n",
+							   row->name, sum(i + nb), row->name, sum(i + nb + 1), row->name,
+							   sum(i + nb));
+			}
+			break;
+	}
 }
 
 void
@@ -137,6 +257,7 @@ metrics_reset(void)
 {
 	ntables = 0;
 	render_hook = NULL;
+	service = NULL;
 }
 
 static void
@@ -191,6 +312,28 @@ metrics_render(TextBuf *buf)
 
 	if (render_hook)
 		render_hook();
+	if (service && service->nworkers > 1)
+	{
+		int			v = 0;
+
+		for (t = 0; t < ntables; t++)
+			for (i = 0; i < tables[t].nrows; i++)
+			{
+				const MetricDef *row = &tables[t].rows[i];
+
+				/* As metrics_publish: the rows past the first that does not fit are left out. */
+				if (tables[t].as_is)
+					render_row(buf, row);
+				else if (v + row_values(row) <= METRIC_VALUES)
+				{
+					render_service_row(buf, row, v);
+					v += row_values(row);
+				}
+				else
+					v = METRIC_VALUES + 1;
+			}
+		return;
+	}
 	for (t = 0; t < ntables; t++)
 		for (i = 0; i < tables[t].nrows; i++)
 			render_row(buf, &tables[t].rows[i]);

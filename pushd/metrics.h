@@ -93,6 +93,32 @@ extern bool metrics_register(const MetricDef *rows, int nrows);
  */
 extern void metrics_on_render(void (*hook) (void));
 
+/*
+ * Several processes (--workers): each publishes the values of its rows (metrics_publish,
+ * registration order: one per counter or gauge, a histogram's buckets then count then sum),
+ * and any of them renders the service: counters and histograms summed over every worker
+ * (those that ended included: MetricService.retired), gauges one line per running worker
+ * with a worker="K" label.  Rows registered with metrics_register_service are the
+ * service's already and are rendered as they are (and not published).
+ */
+#define METRIC_VALUES 256
+
+typedef struct MetricService
+{
+	int			nworkers;
+	bool		(*running) (int k);
+	double		(*value) (int k, int i);	/* worker k's value i, as last published */
+	double		(*retired) (int i);	/* value i summed over the workers that ended */
+} MetricService;
+
+extern bool metrics_register_service(const MetricDef *rows, int nrows);
+
+/* metrics_publish writes this process's values into out (at most max); returns how many. */
+extern int	metrics_publish(double *out, int max);
+
+/* metrics_set_service: render for the service (NULL or nworkers 1: this process alone). */
+extern void metrics_set_service(const MetricService *service);
+
 /* metrics_render appends the exposition text of every registered row, in order. */
 extern void metrics_render(TextBuf *buf);
 

@@ -273,6 +273,20 @@ shared_forget_worker(int k)
 	for (int i = 0; i < SHARED_COUNTERS; i++)
 		atomic_fetch_add(&region->retired.counters[i],
 						 atomic_exchange(&region->slots[k].counters[i], 0));
+	/* Its /metrics values join the retired ones (only the counters' sums are read). */
+	for (int i = 0; i < SHARED_VALUES; i++)
+	{
+		uint64_t	a = atomic_load(&region->retired.values[i]);
+		uint64_t	b = atomic_exchange(&region->slots[k].values[i], 0);
+		double		da;
+		double		db;
+
+		memcpy(&da, &a, sizeof(da));
+		memcpy(&db, &b, sizeof(db));
+		da += db;
+		memcpy(&a, &da, sizeof(a));
+		atomic_store(&region->retired.values[i], a);
+	}
 	lock();
 	for (unsigned i = 0; i < ADDRESS_SLOTS; i++)
 	{

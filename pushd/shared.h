@@ -17,6 +17,9 @@
 /* Counters a worker publishes for the service's sums (worker.c). */
 #define SHARED_COUNTERS 8
 
+/* /metrics values a worker publishes (metrics.h: METRIC_VALUES). */
+#define SHARED_VALUES 256
+
 /* What a worker publishes about itself; written by it alone, read by every process. */
 typedef struct WorkerSlot
 {
@@ -30,6 +33,8 @@ typedef struct WorkerSlot
 	_Atomic uint64_t starts;	/* times it was started */
 	/* Its counters that /metrics sums for the service (worker.c says which). */
 	_Atomic uint64_t counters[SHARED_COUNTERS];
+	/* Its /metrics values (doubles' bits; metrics_publish), as of its last heartbeat. */
+	_Atomic uint64_t values[SHARED_VALUES];
 } WorkerSlot;
 
 /* Outcome of shared_conn_open and shared_addr_move. */

@@ -71,13 +71,36 @@ _Static_assert(NSERVICE <= SHARED_COUNTERS, "SHARED_COUNTERS too small");
 
 static uint64_t service_sums[NSERVICE];
 
+_Static_assert(METRIC_VALUES <= SHARED_VALUES, "SHARED_VALUES too small");
+
+static double published[METRIC_VALUES];
+
+static double
+bits_to_double(uint64_t bits)
+{
+	double		d;
+
+	memcpy(&d, &bits, sizeof(d));
+	return d;
+}
+
 static void
 publish(void)
 {
 	WorkerSlot *slot = shared_slot(shared_worker());
 
+	int			n;
+
 	for (size_t i = 0; i < NSERVICE; i++)
 		atomic_store(&slot->counters[i], *service_counters[i].local);
+	n = metrics_publish(published, METRIC_VALUES);
+	for (int i = 0; i < n; i++)
+	{
+		uint64_t	bits;
+
+		memcpy(&bits, &published[i], sizeof(bits));
+		atomic_store(&slot->values[i], bits);
+	}
 	atomic_store(&slot->clients, clients_count());
 	atomic_store(&slot->heartbeat_us, now_us());
 }
@@ -154,6 +177,26 @@ worker_all_links_up(void)
 			return false;
 	return true;
 }
+
+static bool
+service_running(int k)
+{
+	return atomic_load(&shared_slot(k)->pid) != 0;
+}
+
+static double
+service_value(int k, int i)
+{
+	return bits_to_double(atomic_load(&shared_slot(k)->values[i]));
+}
+
+static double
+service_retired(int i)
+{
+	return bits_to_double(atomic_load(&shared_retired()->values[i]));
+}
+
+static MetricService metric_service = {1, service_running, service_value, service_retired};
 
 /* sum_counters: before a rendering, the service's sums of service_counters. */
 static void
@@ -262,6 +305,8 @@ worker_metric_rows(int *nrows)
 		r->counter = &service_sums[i];
 	}
 	metrics_on_render(sum_counters);
+	metric_service.nworkers = shared_nworkers();
+	metrics_set_service(&metric_service);
 	for (int k = 0; k < shared_nworkers(); k++)
 		snprintf(labels[k], sizeof(labels[k]), "{worker=\"%d\"}", k + 1);
 	for (size_t f = 0; f < NFAMILIES; f++)

@@ -79,20 +79,23 @@ my $v1 = PushdHelper::current_version($node);
 ok(PushdHelper::all_reached(\@clients, $v1, 10), "the flip (version $v1) reached all 20 clients");
 
 # --- /metrics and /healthz from either worker ----------------------------------------------
-my (%seen, %totals, %clients_of);
+my (%seen, %totals, %labelled, %sent);
+sleep 0.3;    # a heartbeat: every worker has published its values
 for (1 .. 30)
 {
 	my $m = $pushd->metrics;
 	my $w = $m->{pushd_worker_answering} // 0;
 	$seen{$w}++;
 	$totals{ $m->{pushd_service_clients} // -1 }++;
-	$clients_of{$w} = $m->{pushd_clients};
+	$labelled{ ($m->{'pushd_clients{worker="1"}'} // -100) + ($m->{'pushd_clients{worker="2"}'} // -100) }++;
+	$sent{ $m->{pushd_messages_sent_total} // -1 }++;
 	last if keys %seen == 2 && $_ >= 10;
 }
 is(join(',', sort keys %seen), '1,2', '/metrics was answered by both workers');
 is(join(',', keys %totals), '20', 'pushd_service_clients is 20 from every answer');
-is(($clients_of{1} // 0) + ($clients_of{2} // 0), 20,
-	"pushd_clients of each worker ($clients_of{1} + $clients_of{2}) add up to 20");
+is(join(',', keys %labelled), '20', 'pushd_clients{worker="1"} + pushd_clients{worker="2"}: 20 from every answer');
+is(scalar(keys %sent), 1, 'pushd_messages_sent_total, summed over the workers, is the same from every answer ('
+	. join(',', keys %sent) . ')');
 my $m = $pushd->metrics;
 is($m->{pushd_workers}, 2, 'pushd_workers 2');
 is($m->{'pushd_worker_database_up{worker="1"}'} + $m->{'pushd_worker_database_up{worker="2"}'}, 2,
@@ -103,6 +106,7 @@ is($m->{'pushd_worker_database_up{worker="1"}'} + $m->{'pushd_worker_database_up
 sleep 0.3;    # a heartbeat: every worker has published its counters
 my $accepted0 = $pushd->metrics->{pushd_service_connections_accepted_total} // -1;
 cmp_ok($accepted0, '>=', 20, "pushd_service_connections_accepted_total $accepted0 (20 clients and the scrapes)");
+sleep 0.3;    # and that scrape's own connection is published too
 # Which clients were on worker 1: those that lose their connection.
 kill 'KILL', $first{1};
 ok(PushdHelper::wait_for([], sub { starts(1) == 2 }, 10), 'worker 1 killed (SIGKILL): the parent starts it again');
@@ -130,9 +134,18 @@ ok(PushdHelper::wait_for([], sub {
 	($m->{pushd_service_connections} // -1) == 21 && ($m->{'pushd_worker_starts_total{worker="1"}'} // 0) == 2;
 }, 5), 'pushd_service_connections is 21 (20 clients and the scrape: the dead worker\'s count was dropped); worker 1 started twice');
 
-my $accepted1 = $pushd->metrics->{pushd_service_connections_accepted_total} // -1;
+# (each worker's part as of its last heartbeat: wait for the reconnections to be published)
+my ($accepted1, $accepted1b) = (-1, -1);
+PushdHelper::wait_for([], sub {
+	my $m = $pushd->metrics;
+	$accepted1 = $m->{pushd_service_connections_accepted_total} // -1;
+	$accepted1b = $m->{pushd_connections_accepted_total} // -1;
+	$accepted1 >= $accepted0 + @lost && $accepted1b >= $accepted0 + @lost;
+}, 3);
 cmp_ok($accepted1, '>=', $accepted0 + scalar(@lost),
 	"... and pushd_service_connections_accepted_total went on from there ($accepted1), worker 1's count kept");
+cmp_ok($accepted1b, '>=', $accepted0 + scalar(@lost),
+	"... as did pushd_connections_accepted_total ($accepted1b), summed over the workers like every counter");
 
 # Killed again within 10 s of its start: the restart waits twice as long (backoff).
 my $w1_second = worker_pid(1);
