@@ -312,7 +312,7 @@ FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c)
 FUZZ_SECONDS ?= 60
 FUZZ_CC ?= clang
 FUZZ_BIN = tests/fuzz/bin
-FUZZ_INCLUDES = -Icommon -Ipushd -Itests/fuzz -I$(shell $(PG_CONFIG) --includedir) \
+FUZZ_INCLUDES = -Icommon -Ipushd -Itests/fuzz -Itests/unit -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson)
 FUZZ_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq \
 	$(shell pkg-config --libs libwebsockets libcjson libcrypto)

@@ -207,15 +207,22 @@ sum(int i)
 	return v;
 }
 
-/* render_service_row renders row, whose values start at index i, for the service. */
+/* render_help: the family's HELP and TYPE lines, from the row that opens it. */
 static void
-render_service_row(TextBuf *buf, const MetricDef *row, int i)
+render_help(TextBuf *buf, const MetricDef *row)
 {
 	static const char *const kinds[] = {"counter", "gauge", "histogram", "gauge"};
 
 	if (row->help)
 		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", row->name, row->help, row->name,
 					   kinds[row->kind]);
+}
+
+/* render_service_row renders row, whose values start at index i, for the service. */
+static void
+render_service_row(TextBuf *buf, const MetricDef *row, int i)
+{
+	render_help(buf, row);
 	switch (row->kind)
 	{
 		case METRIC_COUNTER:
@@ -276,11 +283,7 @@ render_histogram(TextBuf *buf, const char *name, const MetricHistogram *h)
 static void
 render_row(TextBuf *buf, const MetricDef *row)
 {
-	static const char *const kinds[] = {"counter", "gauge", "histogram", "gauge"};
-
-	if (row->help)
-		textbuf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", row->name, row->help, row->name,
-					   kinds[row->kind]);
+	render_help(buf, row);
 	switch (row->kind)
 	{
 		case METRIC_COUNTER:

@@ -10,22 +10,7 @@
 #include "context.h"
 #include "take_context.h"
 #include "targeting.h"
-
-static void *
-hook_alloc(void *arg, size_t size)
-{
-	(void) arg;
-	return malloc(size);
-}
-
-static void
-hook_free(void *arg, void *ptr)
-{
-	(void) arg;
-	free(ptr);
-}
-
-static const TgHooks hooks = {hook_alloc, hook_free, NULL, NULL};
+#include "tg_hooks.h"
 
 void
 fuzz_take_context(const char *text, size_t len)

@@ -8,13 +8,9 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::Bin;
-use Errno qw(EINPROGRESS EAGAIN EWOULDBLOCK);
-use Fcntl;
 use HTTP::Tiny;
-use IO::Select;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Socket qw(:all);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use PushdHelper;
@@ -88,73 +84,14 @@ is(scalar @held, $max, "and " . ($max - $per_ip) . " from 127.0.0.2: $max in all
 is(attempt('127.0.0.3'), 'refused', 'one more from 127.0.0.3: refused (--max-connections)');
 
 # burst(n, @from): n connection attempts, up to 250 at a time, non-blocking, each sending
-# an upgrade request; returns (accepted, refused, unanswered).
+# an upgrade request; returns (accepted: any answer, refused, unanswered).
 sub burst
 {
 	my ($n, @from) = @_;
-	my ($accepted, $refused, $unanswered) = (0, 0, 0);
-	my $request = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\n"
-	  . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-	my $done = 0;
-	while ($done < $n)
-	{
-		my $batch = $n - $done < 250 ? $n - $done : 250;
-		my %sock;
-		for my $i (1 .. $batch)
-		{
-			my $from = $from[ ($done + $i) % @from ];
-			socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
-			bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
-			fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK);
-			if (!connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
-			{
-				$refused++;    # refused by the kernel: nothing got in either
-				close $s;
-				next;
-			}
-			$sock{ fileno $s } = { s => $s, sent => 0, buf => '' };
-		}
-		my $deadline = time + 15;
-		while (%sock && time < $deadline)
-		{
-			my $wsel = IO::Select->new(map { $_->{s} } grep { !$_->{sent} } values %sock);
-			my $rsel = IO::Select->new(map { $_->{s} } grep { $_->{sent} } values %sock);
-			my ($r, $w) = IO::Select->select($rsel->count ? $rsel : undef, $wsel->count ? $wsel : undef, undef, 0.5);
-			for my $s (@{ $w // [] })
-			{
-				my $c = $sock{ fileno $s };
-				my $err = getsockopt($s, SOL_SOCKET, SO_ERROR);
-				if ($err && unpack('i', $err))
-				{
-					$refused++;
-					delete $sock{ fileno $s };
-					close $s;
-					next;
-				}
-				send($s, $request, MSG_NOSIGNAL);
-				$c->{sent} = 1;
-			}
-			for my $s (@{ $r // [] })
-			{
-				my $c = $sock{ fileno $s };
-				my $got = sysread($s, my $chunk, 4096);
-				next if !defined $got && ($! == EAGAIN || $! == EWOULDBLOCK);
-				if (!$got)
-				{
-					$refused++;    # EOF or reset before any answer
-				}
-				else
-				{
-					$accepted++;   # pushd answered: it let this one in
-				}
-				delete $sock{ fileno $s };
-				close $s;
-			}
-		}
-		$unanswered += scalar keys %sock;
-		close $_->{s} for values %sock;
-		$done += $batch;
-	}
+	my ($upgraded, $refused, $other, $unanswered) =
+	  PushdHelper::RawClient::burst(port => $port, from => \@from, count => $n, batch => 250);
+	my $accepted = $other;
+	$accepted += $_ for values %$upgraded;
 	return ($accepted, $refused, $unanswered);
 }
 

@@ -12,13 +12,10 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::Bin;
-use Errno qw(EINPROGRESS EAGAIN EWOULDBLOCK);
-use Fcntl;
 use IO::Select;
 use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
-use Socket qw(:all);
 use Test::More;
 use Time::HiRes qw(time sleep);
 use PushdHelper;
@@ -167,54 +164,15 @@ $pushd->wait_health(200, 15);
 $_->close for @back, @kept;
 
 # --- SIGHUP reaches every worker; the per-address limit is exact across them ---------------
-my $request = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:$port\r\nUpgrade: websocket\r\n"
-  . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
-
 # burst(\@from, n): n connections at once from each address (interleaved), each asking for
 # an upgrade; returns ({address => upgraded}, refused, unanswered), the upgraded ones kept
 # open until every socket is judged.
 sub burst
 {
 	my ($from_list, $n) = @_;
-	my (%sock, @held, %accepted);
-	my $refused = 0;
-	for my $i (0 .. $n * @$from_list - 1)
-	{
-		my $from = $from_list->[ $i % @$from_list ];
-		socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
-		bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
-		fcntl($s, F_SETFL, fcntl($s, F_GETFL, 0) | O_NONBLOCK);
-		if (!connect($s, pack_sockaddr_in($port, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
-		{
-			$refused++;
-			next;
-		}
-		$sock{ fileno $s } = { s => $s, sent => 0, from => $from };
-	}
-	my $deadline = time + 15;
-	while (%sock && time < $deadline)
-	{
-		my $wsel = IO::Select->new(map { $_->{s} } grep { !$_->{sent} } values %sock);
-		my $rsel = IO::Select->new(map { $_->{s} } grep { $_->{sent} } values %sock);
-		my ($r, $w) = IO::Select->select($rsel->count ? $rsel : undef, $wsel->count ? $wsel : undef, undef, 0.5);
-		for my $s (@{ $w // [] })
-		{
-			send($s, $request, MSG_NOSIGNAL);
-			$sock{ fileno $s }{sent} = 1;
-		}
-		for my $s (@{ $r // [] })
-		{
-			my $got = sysread($s, my $chunk, 4096);
-			next if !defined $got && ($! == EAGAIN || $! == EWOULDBLOCK);
-			my $from = $sock{ fileno $s }{from};
-			delete $sock{ fileno $s };
-			if ($got && $chunk =~ m{^HTTP/1\.1 101 }) { $accepted{$from}++; push @held, $s; }
-			else { $refused++; close $s; }
-		}
-	}
-	close $_->{s} for values %sock;
-	close $_ for @held;
-	return (\%accepted, $refused, scalar keys %sock);
+	my ($upgraded, $refused, $other, $unanswered) =
+	  PushdHelper::RawClient::burst(port => $port, from => $from_list, count => $n * @$from_list);
+	return ($upgraded, $refused + $other, $unanswered);
 }
 
 # accepted_text: "address=upgraded ..." in address order.

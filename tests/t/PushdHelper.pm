@@ -748,7 +748,7 @@ package PushdHelper::RawClient;
 
 use strict;
 use warnings;
-use Errno qw(EAGAIN EWOULDBLOCK EINTR);
+use Errno qw(EAGAIN EWOULDBLOCK EINTR EINPROGRESS);
 use Fcntl ();
 use IO::Select;
 use MIME::Base64;
@@ -1012,6 +1012,77 @@ sub read_until_close
 		  if $f->{opcode} == 8;
 		$frames++;
 	}
+}
+
+# burst(port => P, from => [addresses], count => N, batch => B): N WebSocket upgrade
+# attempts from the addresses in turn, at most B at once (default all), non-blocking, each
+# judged within 15 s of its batch's start.  An attempt answered 101 counts for its address
+# and is held open until its batch is judged; one the kernel or pushd closed or reset
+# before any answer is refused; one answered otherwise is "other".  Returns
+# ({address => upgraded}, refused, other, unanswered).
+sub burst
+{
+	my (%o) = @_;
+	my @from = @{ $o{from} };
+	my $n = $o{count};
+	my $batch_max = $o{batch} // $n;
+	my $request = "GET /v1/stream HTTP/1.1\r\nHost: 127.0.0.1:$o{port}\r\nUpgrade: websocket\r\n"
+	  . "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n";
+	my %upgraded;
+	my ($refused, $other, $unanswered) = (0, 0, 0);
+	for (my $done = 0; $done < $n; $done += $batch_max)
+	{
+		my $batch = $n - $done < $batch_max ? $n - $done : $batch_max;
+		my (%sock, @held);
+		for my $i ($done .. $done + $batch - 1)
+		{
+			my $from = $from[ $i % @from ];
+			socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
+			bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
+			fcntl($s, Fcntl::F_SETFL(), fcntl($s, Fcntl::F_GETFL(), 0) | Fcntl::O_NONBLOCK());
+			if (!connect($s, pack_sockaddr_in($o{port}, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
+			{
+				$refused++;    # refused by the kernel: nothing got in either
+				close $s;
+				next;
+			}
+			$sock{ fileno $s } = { s => $s, sent => 0, from => $from };
+		}
+		my $deadline = time + 15;
+		while (%sock && time < $deadline)
+		{
+			my $wsel = IO::Select->new(map { $_->{s} } grep { !$_->{sent} } values %sock);
+			my $rsel = IO::Select->new(map { $_->{s} } grep { $_->{sent} } values %sock);
+			my ($r, $w) = IO::Select->select($rsel->count ? $rsel : undef, $wsel->count ? $wsel : undef, undef, 0.5);
+			for my $s (@{ $w // [] })
+			{
+				my $err = getsockopt($s, SOL_SOCKET, SO_ERROR);
+				if ($err && unpack('i', $err))
+				{
+					$refused++;
+					delete $sock{ fileno $s };
+					close $s;
+					next;
+				}
+				send($s, $request, MSG_NOSIGNAL);
+				$sock{ fileno $s }{sent} = 1;
+			}
+			for my $s (@{ $r // [] })
+			{
+				my $got = sysread($s, my $chunk, 4096);
+				next if !defined $got && ($! == EAGAIN || $! == EWOULDBLOCK);
+				my $from = $sock{ fileno $s }{from};
+				delete $sock{ fileno $s };
+				if (!$got) { $refused++; close $s; }    # EOF or reset before any answer
+				elsif ($chunk =~ m{^HTTP/1\.1 101 }) { $upgraded{$from}++; push @held, $s; }
+				else { $other++; close $s; }
+			}
+		}
+		$unanswered += scalar keys %sock;
+		close $_->{s} for values %sock;
+		close $_ for @held;
+	}
+	return (\%upgraded, $refused, $other, $unanswered);
 }
 
 # read_until_eof(seconds): everything the daemon sends until it hangs up (an HTTP body, an

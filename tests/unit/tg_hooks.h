@@ -1,6 +1,7 @@
 /*
  * tg_hooks.h — the evaluator's hooks for the unit tests of pushd's evaluation layer
- * (test_cache, test_groups): plain malloc; every time zone is UTC.
+ * (test_cache, test_groups) and the fuzz targets that parse contexts
+ * (tests/fuzz/take_context.c): plain malloc; every time zone is UTC.
  */
 #ifndef PG_TOGGLES_TG_HOOKS_H
 #define PG_TOGGLES_TG_HOOKS_H
