@@ -144,7 +144,7 @@ SANITIZE = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-fram
 UNIT_TESTS = tests/unit/test_name_rule tests/unit/test_config tests/unit/test_cache \
 	tests/unit/test_targeting tests/unit/test_tokens tests/unit/test_db_targets \
 	tests/unit/test_epoch_order tests/unit/test_groups tests/unit/test_metrics tests/unit/test_tickets \
-	tests/unit/test_shared
+	tests/unit/test_shared tests/unit/test_etag
 UNIT_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O1 $(WARNINGS) $(SANITIZE)
 
 tests/unit/test_name_rule: tests/unit/test_name_rule.c tests/unit/unit.h extension/name_rule.c
@@ -192,6 +192,9 @@ tests/unit/test_metrics: tests/unit/test_metrics.c $(TEST_METRICS_SRCS) $(wildca
 
 tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka
+
+tests/unit/test_etag: tests/unit/test_etag.c pushd/etag.c pushd/etag.h pushd/epoch_order.c pushd/epoch_order.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_etag.c pushd/etag.c pushd/epoch_order.c -lcmocka
 
 tests/unit/test_shared: tests/unit/test_shared.c pushd/shared.c pushd/shared.h pushd/log.c pushd/log.h pushd/config.c pushd/acl.c
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_shared.c pushd/shared.c pushd/log.c \
@@ -307,6 +310,7 @@ FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c pus
 FUZZ_SRCS_message = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_query = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_ofrep = pushd/ofrep_body.c $(FUZZ_CONTEXT_SRCS)
+FUZZ_SRCS_etag = pushd/etag.c pushd/epoch_order.c
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -1,0 +1,123 @@
+/*
+ * etag.c — entity tags that name a state of the toggles (see etag.h).
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "epoch_order.h"
+#include "etag.h"
+
+bool
+etag_format(char *out, size_t size, const char *epoch, int64_t version, uint64_t hash)
+{
+	int			n = snprintf(out, size, "\"%s-%lld-%016llx\"", epoch ? epoch : "",
+							 (long long) version, (unsigned long long) hash);
+
+	if (n < 0 || (size_t) n >= size)
+	{
+		if (size > 0)
+			out[0] = '\0';
+		return false;
+	}
+	return true;
+}
+
+/* hex_value: the value of hex digit c, or -1. */
+static int
+hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* epoch_char: a character an epoch may have (toggles.epoch() has digits, hex and dashes). */
+static bool
+epoch_char(char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '-';
+}
+
+bool
+etag_parse(const char *text, size_t len, StateTag *tag)
+{
+	const char *inner;
+	size_t		inner_len;
+	const char *hash_dash;
+	const char *version_dash;
+	size_t		epoch_len;
+	uint64_t	hash = 0;
+	uint64_t	version = 0;
+	size_t		i;
+
+	if (text == NULL || len > ETAG_MAX)
+		return false;
+	if (len >= 2 && text[0] == 'W' && text[1] == '/')
+	{
+		text += 2;
+		len -= 2;
+	}
+	if (len < 2 || text[0] != '"' || text[len - 1] != '"')
+		return false;
+	inner = text + 1;
+	inner_len = len - 2;
+	for (i = 0; i < inner_len; i++)
+		if (!epoch_char(inner[i]))
+			return false;
+
+	/* HASH: the 16 characters after the last dash. */
+	if (inner_len < 17 || inner[inner_len - 17] != '-')
+		return false;
+	hash_dash = inner + inner_len - 17;
+	for (i = 1; i <= 16; i++)
+	{
+		int			v = hex_value(hash_dash[i]);
+
+		if (v < 0)
+			return false;
+		hash = hash << 4 | (uint64_t) v;
+	}
+
+	/* VERSION: the digits between the dash before it and hash_dash. */
+	version_dash = hash_dash;
+	while (version_dash > inner && version_dash[-1] != '-')
+		version_dash--;
+	if (version_dash == inner || version_dash == hash_dash)
+		return false;			/* no epoch, or no version */
+	for (i = 0; version_dash + i < hash_dash; i++)
+	{
+		char		c = version_dash[i];
+
+		if (c < '0' || c > '9' || version > ((uint64_t) INT64_MAX - (uint64_t) (c - '0')) / 10)
+			return false;
+		version = version * 10 + (uint64_t) (c - '0');
+	}
+	version_dash--;				/* now at the dash itself */
+
+	epoch_len = (size_t) (version_dash - inner);
+	if (epoch_len == 0 || epoch_len > ETAG_EPOCH_MAX)
+		return false;
+	memcpy(tag->epoch, inner, epoch_len);
+	tag->epoch[epoch_len] = '\0';
+	tag->version = (int64_t) version;
+	tag->hash = hash;
+	return true;
+}
+
+bool
+etag_ahead(const StateTag *tag, const char *epoch, int64_t version)
+{
+	switch (epoch_order(tag->epoch, epoch))
+	{
+		case EPOCH_SAME:
+			return tag->version > version;
+		case EPOCH_LATER:
+			return true;
+		default:
+			return false;
+	}
+}
