@@ -10,7 +10,8 @@
 #include "auth.h"
 #include "console.h"
 #include "encode.h"
-#include "epoch_order.h"
+#include "etag.h"
+#include "future.h"
 #include "groups.h"
 #include "http.h"
 #include "conn_limits.h"
@@ -20,7 +21,6 @@
 #include "outage.h"
 #include "pglink.h"
 #include "pushd.h"
-#include "shared.h"
 #include "shared.h"
 #include "worker.h"
 #include "sse.h"
@@ -203,103 +203,34 @@ respond_text(struct lws *wsi, Session *s, int status, const char *type, const ch
 }
 
 /*
- * toggles_etag: epoch and version name the state; the hash of the body covers what the
- * version alone does not (the context, windows that opened since).
- */
-static void
-toggles_etag(char *etag, size_t size, uint64_t hash)
-{
-	snprintf(etag, size, "\"%s-%lld-%016llx\"", pushd.cache.epoch,
-			 (long long) pushd.cache.version, (unsigned long long) hash);
-}
-
-/*
- * etag_from_future: the request's If-None-Match is an ETag of /v1/toggles ("EPOCH-VERSION-
- * HASH") naming a version this node has not reached: of its epoch and newer, or of a later
- * timeline.  Such a client has seen a newer state (on another worker or node); an answer
- * from this one would send it back in time (docs/protocol.md, "Never backwards").
+ * request_tag reads the request's If-None-Match as a tag of a state (etag.h); false when
+ * there is none, or it is not one (too long, a list, another server's).
  */
 static bool
-etag_from_future(struct lws *wsi)
+request_tag(struct lws *wsi, StateTag *tag)
 {
-	char		match[300];
-	char	   *dash;
-	char	   *end;
-	long long	version;
-	int			len = lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH);
+	char		match[ETAG_MAX + 1];
+	int			len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH);
 
-	if (len < 2 || match[0] != '"' || match[len - 1] != '"' || pushd.cache.epoch == NULL)
+	if (len <= 0 || len > ETAG_MAX ||
+		lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) != len)
 		return false;
-	match[len - 1] = '\0';
-	if ((dash = strrchr(match + 1, '-')) == NULL)
-		return false;
-	*dash = '\0';				/* the hash */
-	if ((dash = strrchr(match + 1, '-')) == NULL)
-		return false;
-	*dash = '\0';				/* the version */
-	version = strtoll(dash + 1, &end, 10);
-	if (end == dash + 1 || *end != '\0')
-		return false;
-	switch (epoch_order(match + 1, pushd.cache.epoch))
-	{
-		case EPOCH_SAME:
-			return version > (long long) pushd.cache.version;
-		case EPOCH_LATER:
-			return true;
-		default:
-			return false;
-	}
+	return etag_parse(match, (size_t) len, tag);
 }
 
-/* How often the requests waiting for a version look at the cache. */
-#define FUTURE_POLL_US (50 * 1000)
-
-static lws_dll2_owner_t future_waiting;
-static lws_sorted_usec_list_t future_timer;
+static int	toggles_after_wait(struct lws *wsi, Session *s);
 
 /*
- * future_sweep releases each waiting request whose version has arrived or whose
- * --future-wait is over: it is answered (toggles() again) at its next HTTP_WRITEABLE.
+ * answer_toggles answers GET /v1/toggles; waited: its wait for the state of its
+ * If-None-Match is over (it does not wait again).
  */
-static void
-future_sweep(lws_sorted_usec_list_t *sul)
-{
-	int64_t		now = now_us();
-
-	lws_start_foreach_dll_safe(struct lws_dll2 *, d, d1, lws_dll2_get_head(&future_waiting))
-	{
-		HttpReply  *r = lws_container_of(d, HttpReply, future);
-
-		if (now >= r->future_deadline_us || !etag_from_future(r->wsi))
-		{
-			lws_dll2_remove(&r->future);
-			r->future_ready = true;
-			lws_callback_on_writable(r->wsi);
-		}
-	}
-	lws_end_foreach_dll_safe(d, d1);
-	if (future_waiting.count > 0)
-		lws_sul_schedule(pushd.context, 0, sul, future_sweep, FUTURE_POLL_US);
-}
-
-/* future_wait puts the request on the waiting list, until its version or --future-wait. */
 static int
-future_wait(struct lws *wsi, Session *s)
+answer_toggles(struct lws *wsi, Session *s, bool waited)
 {
-	s->http.wsi = wsi;
-	s->http.future_deadline_us = now_us() + (int64_t) pushd.cfg.future_wait_ms * 1000;
-	lws_dll2_add_tail(&s->http.future, &future_waiting);
-	if (future_waiting.count == 1)
-		lws_sul_schedule(pushd.context, 0, &future_timer, future_sweep, FUTURE_POLL_US);
-	return 0;
-}
-
-static int
-toggles(struct lws *wsi, Session *s)
-{
-	char		etag[300];
-	char		match[300];
+	char		etag[ETAG_MAX + 1];
+	char		match[ETAG_MAX + 1];
 	char		err[256];
+	StateTag	tag;
 	char	   *context;
 	size_t		context_len;
 	Group	   *group;
@@ -324,15 +255,16 @@ toggles(struct lws *wsi, Session *s)
 		metrics.outage_refused++;
 		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", outage);
 	}
-	if (etag_from_future(wsi))
+	/* An If-None-Match of a state this process has not reached: never an older body. */
+	if (request_tag(wsi, &tag) && etag_ahead(&tag, pushd.cache.epoch, pushd.cache.version))
 	{
 		static const char *const behind =
 			"this node has not reached the version of your If-None-Match yet: try again";
 
-		if (!s->http.future_done && pushd.cfg.future_wait_ms > 0)
-			return future_wait(wsi, s);
+		if (!waited && pushd.cfg.future_wait_ms > 0)
+			return future_wait(wsi, s, &tag, toggles_after_wait);
 		metrics.future_refused++;
-		if (!s->http.future_done)
+		if (!waited)
 			return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", behind);
 		/* After the wait, as any answer from HTTP_WRITEABLE: the connection may live on. */
 		body = error_body("unavailable", behind, &len);
@@ -358,7 +290,8 @@ toggles(struct lws *wsi, Session *s)
 	group_release(group);
 	if (snap == NULL)
 		return respond_text(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
-	toggles_etag(etag, sizeof(etag), hash);
+	/* epoch and version name the state; the hash covers what the version alone does not. */
+	etag_format(etag, sizeof(etag), pushd.cache.epoch, pushd.cache.version, hash);
 	if (lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
 		strcmp(match, etag) == 0)
 	{
@@ -371,6 +304,18 @@ toggles(struct lws *wsi, Session *s)
 		memcpy(body, snap->data, len);
 	msg_unref(snap);
 	return respond(wsi, s, HTTP_STATUS_OK, "application/json", etag, body, body ? len : 0);
+}
+
+static int
+toggles(struct lws *wsi, Session *s)
+{
+	return answer_toggles(wsi, s, false);
+}
+
+static int
+toggles_after_wait(struct lws *wsi, Session *s)
+{
+	return answer_toggles(wsi, s, true);
 }
 
 /*
@@ -544,12 +489,9 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 
 				if (s->client.sse)
 					return clients_sse_writeable(&s->client);
-				if (s->http.future_ready)
-				{
-					s->http.future_ready = false;
-					s->http.future_done = true;
-					return toggles(wsi, s);
-				}
+				/* A request that waited for a state (future.h): answered now. */
+				if (future_writeable(wsi, s, &written))
+					return written;
 				if (s->http.body == NULL)
 					break;
 				out = malloc(LWS_PRE + s->http.len);
@@ -569,8 +511,7 @@ http_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, voi
 		case LWS_CALLBACK_HTTP_BODY_COMPLETION:
 			return ofrep_body_done(wsi, s);
 		case LWS_CALLBACK_CLOSED_HTTP:
-			if (s->http.future.owner)
-				lws_dll2_remove(&s->http.future);
+			future_closed(s);
 			free(s->http.body);
 			s->http.body = NULL;
 			ofrep_closed(s);

@@ -28,12 +28,8 @@ typedef struct HttpReply
 {
 	char	   *body;
 	size_t		len;
-	/* A request whose If-None-Match is from ahead, waiting up to --future-wait (http.c). */
-	struct lws *wsi;
-	lws_dll2_t	future;			/* on the waiting list */
-	int64_t		future_deadline_us;
-	bool		future_ready;	/* to be answered at the next HTTP_WRITEABLE */
-	bool		future_done;	/* has waited: not again */
+	/* A request whose tag is from ahead, waiting up to --future-wait (future.h). */
+	struct FutureWait *future;
 } HttpReply;
 
 /* What lws keeps per connection of the stream protocol: a client or an HTTP exchange. */

@@ -25,6 +25,7 @@ typedef struct Metrics
 	uint64_t	outage_closes;		/* clients closed with 1013: the link stayed down */
 	uint64_t	outage_refused;		/* handshakes and requests answered 503 in an outage */
 	uint64_t	future_closes;		/* clients closed with 1013: they came from ahead */
+	uint64_t	future_waits;		/* requests that waited: their ETag came from ahead */
 	uint64_t	future_refused;		/* requests answered 503: their ETag came from ahead */
 	uint64_t	coalesced;
 	uint64_t	culled;

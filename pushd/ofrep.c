@@ -13,6 +13,8 @@
 #include "auth.h"
 #include "context.h"
 #include "encode.h"
+#include "etag.h"
+#include "future.h"
 #include "groups.h"
 #include "http.h"
 #include "log.h"
@@ -32,18 +34,24 @@
 /* Providers close an idle stream after this long and reopen it when they evaluate again. */
 #define OFREP_INACTIVITY_S 120
 
-/* Longest Origin and If-None-Match looked at; longer ones are refused or never match. */
+/* Longest Origin looked at; a longer one is refused (ETags: etag.h's ETAG_MAX). */
 #define ORIGIN_MAX 512
-#define ETAG_MAX 64
 
-/* What a request needs once its body has arrived (the headers may be gone by then). */
+/*
+ * What a request needs once its body has arrived (the headers may be gone by then), and
+ * while it waits for a state this process has not reached (future.h).
+ */
 typedef struct OfrepRequest
 {
 	char	   *key;			/* NULL: the bulk request */
 	bool		has_token;
 	int64_t		token_id;
 	char		origin[ORIGIN_MAX + 1];	/* "" when no CORS headers are due */
-	char		if_none_match[ETAG_MAX + 1];
+	bool		has_match;		/* If-None-Match is a tag of ours (etag.h) */
+	StateTag	match;
+	bool		has_refetch;	/* flagConfigEtag (bulk, after a notification) is one */
+	StateTag	refetch;
+	bool		body_done;		/* the body is in: nothing more is read */
 	TextBuf		body;
 } OfrepRequest;
 
@@ -316,20 +324,30 @@ encode_bulk(TextBuf *buf, Group *g, const char *ticket)
 	textbuf_puts(buf, "}\n");
 }
 
-/* etag_of: a quoted hash of what the answer says about the flags (not of the metadata). */
-static void
-etag_of(char *etag, size_t size, const char *text, size_t len)
+/*
+ * answer_hash: the hash of what an answer says about the flags: a single flag's whole
+ * answer, a bulk answer's flags up to its metadata (which names the version).
+ */
+static uint64_t
+answer_hash(const TextBuf *out, bool bulk)
 {
-	snprintf(etag, size, "\"%016llx\"", (unsigned long long) fnv1a64((const unsigned char *) text, len));
+	const char *flags_end = bulk ? strstr(out->data, "],\"metadata\":") : NULL;
+
+	return fnv1a64((const unsigned char *) out->data,
+				   flags_end ? (size_t) (flags_end - out->data) : out->len);
 }
 
-/* bulk_etag: the ETag of a bulk answer's text (its flags, up to the metadata). */
+/*
+ * answer_etag: "EPOCH-VERSION-HASH" (etag.h): the state the answer was computed from, so
+ * that a process that is behind can tell a tag from ahead, and the hash of its flags, so
+ * that a commit that changes nothing for them still gets a 304.
+ */
 static void
-bulk_etag(char *etag, size_t size, const TextBuf *out)
+answer_etag(char *etag, size_t size, uint64_t hash)
 {
-	const char *flags_end = strstr(out->data, "],\"metadata\":");
-
-	etag_of(etag, size, out->data, flags_end ? (size_t) (flags_end - out->data) : out->len);
+	/* An epoch too long for a tag (toggles.epoch() never is): "", which names no state. */
+	if (!etag_format(etag, size, pushd.cache.epoch, pushd.cache.version, hash))
+		snprintf(etag, size, "\"\"");
 }
 
 void
@@ -340,10 +358,40 @@ ofrep_bulk_etag(Group *group, char *etag, size_t size)
 	textbuf_init(&out);
 	encode_bulk(&out, group, NULL);
 	if (out.data)
-		bulk_etag(etag, size, &out);
+		answer_etag(etag, size, answer_hash(&out, true));
 	else
 		snprintf(etag, size, "\"\"");
 	textbuf_free(&out);
+}
+
+/*
+ * awaited: the state the request says its caller has seen that this process has not
+ * reached (its If-None-Match, or the flagConfigEtag of a refetch after a notification;
+ * the later of the two), or NULL when it names none.
+ */
+static const StateTag *
+awaited(const OfrepRequest *req)
+{
+	const StateTag *tag = NULL;
+
+	if (req->has_match && etag_ahead(&req->match, pushd.cache.epoch, pushd.cache.version))
+		tag = &req->match;
+	if (req->has_refetch && etag_ahead(&req->refetch, pushd.cache.epoch, pushd.cache.version) &&
+		(tag == NULL || etag_ahead(&req->refetch, tag->epoch, tag->version)))
+		tag = &req->refetch;
+	return tag;
+}
+
+/*
+ * not_modified: the caller's If-None-Match has the hash of this answer and is not from
+ * ahead (awaited() is NULL by now): its flags are these, whichever version it was
+ * computed at (docs/openfeature.md, "Bulk answers and ETags").
+ */
+static bool
+not_modified(const OfrepRequest *req, uint64_t hash)
+{
+	return req->has_match && req->match.hash == hash &&
+		!etag_ahead(&req->match, pushd.cache.epoch, pushd.cache.version);
 }
 
 static void
@@ -356,9 +404,15 @@ request_free(OfrepRequest *req)
 	free(req);
 }
 
-/* evaluate answers a request whose body has arrived. */
+static int	evaluate_after_wait(struct lws *wsi, Session *s);
+
+/*
+ * evaluate answers a request whose body has arrived, or, when it names a state this
+ * process has not reached, keeps it in s->ofrep (*kept) while it waits up to
+ * --future-wait; waited: it has waited, and is answered 503 if that state is still ahead.
+ */
 static int
-evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
+evaluate(struct lws *wsi, Session *s, OfrepRequest *req, bool waited, bool *kept)
 {
 	char		err[256];
 	char		etag[ETAG_MAX + 1];
@@ -366,8 +420,10 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 	TextBuf		out;
 	const Token *token = NULL;
 	const Scope *scope = NULL;
+	const StateTag *ahead;
 	Group	   *group;
 	OfrepBodyVerdict verdict;
+	uint64_t	hash;
 	int			rc;
 
 	if (req->has_token)
@@ -392,6 +448,21 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 		return fail(wsi, s, HTTP_STATUS_BAD_REQUEST, req->origin, req->key,
 					verdict == OFREP_BODY_INVALID_CONTEXT ? "INVALID_CONTEXT" : "PARSE_ERROR",
 					context.data || verdict != OFREP_BODY_OK ? err : "out of memory", false);
+	}
+	/* The caller has seen a newer state (on another worker or node): never an older answer. */
+	if ((ahead = awaited(req)) != NULL)
+	{
+		textbuf_free(&context);
+		if (!waited && pushd.cfg.future_wait_ms > 0)
+		{
+			s->ofrep = req;
+			*kept = true;
+			return future_wait(wsi, s, ahead, evaluate_after_wait);
+		}
+		metrics.future_refused++;
+		return fail(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE, req->origin, NULL, NULL,
+					"this node has not reached the version of your If-None-Match or "
+					"flagConfigEtag yet: try again", false);
 	}
 	group = group_acquire(context.data, context.len, scope, err, sizeof(err));
 	textbuf_free(&context);
@@ -452,18 +523,66 @@ evaluate(struct lws *wsi, Session *s, OfrepRequest *req)
 		return fail(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, req->origin, NULL, NULL,
 					"out of memory", false);
 
-	/* The ETag covers the flags only, so that a commit elsewhere still gets a 304. */
-	if (req->key)
-		etag_of(etag, sizeof(etag), out.data, out.len);
-	else
-		bulk_etag(etag, sizeof(etag), &out);
-	if (req->if_none_match[0] && strcmp(req->if_none_match, etag) == 0)
+	/* The hash covers the flags only, so that a commit elsewhere still gets a 304. */
+	hash = answer_hash(&out, req->key == NULL);
+	answer_etag(etag, sizeof(etag), hash);
+	if (not_modified(req, hash))
 	{
 		textbuf_free(&out);
 		return reply(wsi, s, HTTP_STATUS_NOT_MODIFIED, req->origin, etag, NULL, false, NULL, 0);
 	}
 	rc = reply(wsi, s, HTTP_STATUS_OK, req->origin, etag, NULL, false, out.data, out.len);
 	return rc;
+}
+
+/*
+ * answer evaluates the request of s (its body is in) and lets it go, unless it waits
+ * for a state (future.c calls evaluate_after_wait then).  Once an answer is out, s may be
+ * gone: lws can end the transaction, and the session with it, inside the reply.
+ */
+static int
+answer(struct lws *wsi, Session *s, bool waited)
+{
+	OfrepRequest *req = s->ofrep;
+	bool		kept = false;
+	int			rc;
+
+	if (req == NULL)
+		return 0;
+	s->ofrep = NULL;
+	req->body_done = true;
+	rc = evaluate(wsi, s, req, waited, &kept);
+	if (!kept)
+		request_free(req);
+	return rc;
+}
+
+static int
+evaluate_after_wait(struct lws *wsi, Session *s)
+{
+	return answer(wsi, s, true);
+}
+
+/*
+ * request_tags reads the request's If-None-Match and, on the bulk call, flagConfigEtag
+ * (a query parameter) into req; one that is absent, too long or not a tag of ours
+ * (etag.h) is as none: it never matches and is never waited for.
+ */
+static void
+request_tags(struct lws *wsi, OfrepRequest *req)
+{
+	char		match[ETAG_MAX + 1];
+	int			len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH);
+	char	   *text = NULL;
+	size_t		text_len = 0;
+
+	if (len > 0 && len <= ETAG_MAX &&
+		lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) == len)
+		req->has_match = etag_parse(match, (size_t) len, &req->match);
+	if (req->key == NULL && http_query_arg(wsi, "flagConfigEtag", ETAG_MAX, &text, &text_len) &&
+		text != NULL)
+		req->has_refetch = etag_parse(text, text_len, &req->refetch);
+	free(text);
 }
 
 /*
@@ -590,24 +709,17 @@ ofrep_request(struct lws *wsi, Session *s, const char *path)
 	req->has_token = token != NULL;
 	req->token_id = token ? token->id : 0;
 	memcpy(req->origin, origin, sizeof(origin));
-	if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH) <= ETAG_MAX)
-		lws_hdr_copy(wsi, req->if_none_match, sizeof(req->if_none_match),
-					 WSI_TOKEN_HTTP_IF_NONE_MATCH);
 	if (key && req->key == NULL)
 	{
 		request_free(req);
 		return -1;
 	}
+	request_tags(wsi, req);
 	ofrep_closed(s);
+	s->ofrep = req;
 	/* lws announces no body when there is none: answer now. */
 	if (content_length <= 0)
-	{
-		int			rc = evaluate(wsi, s, req);
-
-		request_free(req);
-		return rc;
-	}
-	s->ofrep = req;
+		return answer(wsi, s, false);
 	return 0;
 }
 
@@ -616,7 +728,7 @@ ofrep_body_chunk(struct lws *wsi, Session *s, const void *in, size_t len)
 {
 	(void) wsi;
 	/* None waiting: the answer is already on its way; what follows is not read. */
-	if (s->ofrep == NULL)
+	if (s->ofrep == NULL || s->ofrep->body_done)
 		return 0;
 	/* Content-Length was checked; a peer sending more than it said is cut off. */
 	if (s->ofrep->body.len + len > OFREP_BODY_MAX)
@@ -628,15 +740,10 @@ ofrep_body_chunk(struct lws *wsi, Session *s, const void *in, size_t len)
 int
 ofrep_body_done(struct lws *wsi, Session *s)
 {
-	OfrepRequest *req = s->ofrep;
-	int			rc;
-
-	if (req == NULL)
+	/* Answered already (a request without a body), or waiting: nothing more to do. */
+	if (s->ofrep == NULL || s->ofrep->body_done)
 		return 0;
-	s->ofrep = NULL;
-	rc = evaluate(wsi, s, req);
-	request_free(req);
-	return rc;
+	return answer(wsi, s, false);
 }
 
 void

@@ -15,6 +15,7 @@
 #include "auth.h"
 #include "conn_limits.h"
 #include "context.h"
+#include "etag.h"
 #include "groups.h"
 #include "http.h"
 #include "log.h"
@@ -293,16 +294,19 @@ write_text(Client *c, unsigned char *buf, size_t len)
 static bool
 write_notification(Client *c)
 {
-	char		etag[64];
-	char		text[200];
-	unsigned char buf[LWS_PRE + 256];
+	char		etag[ETAG_MAX + 1];
+	unsigned char buf[LWS_PRE + ETAG_MAX + 128];
 	int			n;
 
+	/* The tag is quotes around letters, digits and dashes (etag.h): only its quotes need escaping. */
 	ofrep_bulk_etag(c->group, etag, sizeof(etag));
-	n = snprintf(text, sizeof(text),
+	if (strlen(etag) < 2)
+		return false;
+	n = snprintf((char *) buf + LWS_PRE, sizeof(buf) - LWS_PRE,
 				 "event: message\ndata: {\"type\":\"refetchEvaluation\",\"etag\":\"\\\"%.*s\\\"\",\"lastModified\":%lld}\n\n",
 				 (int) strlen(etag) - 2, etag + 1, (long long) (wall_clock_us() / 1000000));
-	memcpy(buf + LWS_PRE, text, n);
+	if (n < 0 || (size_t) n >= sizeof(buf) - LWS_PRE)
+		return false;
 	return write_text(c, buf + LWS_PRE, n);
 }
 

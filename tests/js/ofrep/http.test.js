@@ -71,7 +71,8 @@ test('one flag: 200 with key, value, reason, metadata and an ETag', async () => 
 	const r = await post('/app.one', { context: { targetingKey: 'u1' } });
 	assert.equal(r.status, 200);
 	assert.deepEqual(r.body, { key: 'app.one', value: true, reason: 'STATIC', metadata: { version: 1 } });
-	assert.match(r.headers.get('etag'), /^"[0-9a-f]{16}"$/);
+	// "EPOCH-VERSION-HASH": the state it was computed from, and a hash of the answer.
+	assert.match(r.headers.get('etag'), /^"\d+-\d+-[0-9a-f]+-\d+-[0-9a-f]{16}"$/);
 	assert.match(r.headers.get('content-type'), /^application\/json/);
 });
 
@@ -214,6 +215,14 @@ test('a ticket is good on every node: another pushd of the same database streams
 			await waitFor(() => /^HTTP\/1\.1 200 [^]*retry: 1000\n\n/.test(text), 5000, 'the stream on the other node', () => text);
 			await psql(DB, "UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'app.one'");
 			await waitFor(() => text.includes('"type":"refetchEvaluation"'), 5000, 'a refetchEvaluation', () => text);
+			// Its etag is the ETag the bulk answer now has: the state the refetch must not go back from.
+			const note = JSON.parse(/data: (\{"type":"refetchEvaluation".*)\n/.exec(text)[1]);
+			const now = await fetch(`${other.httpUrl}/ofrep/v1/evaluate/flags`, {
+				method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' },
+				body: JSON.stringify({ context: { targetingKey: 'u4' } }),
+			});
+			assert.match(note.etag, /^"\d+-\d+-[0-9a-f]+-\d+-[0-9a-f]{16}"$/);
+			assert.equal(note.etag, now.headers.get('etag'));
 		} finally {
 			sock.destroy();
 			await psql(DB, "UPDATE toggles.features SET is_active = NOT is_active WHERE name = 'app.one'");
