@@ -121,3 +121,54 @@ etag_ahead(const StateTag *tag, const char *epoch, int64_t version)
 			return false;
 	}
 }
+
+int
+etag_parse_list(const char *text, size_t len, StateTag *tags, int max)
+{
+	size_t		pos = 0;
+	int			n = 0;
+
+	if (text == NULL)
+		return 0;
+	for (;;)
+	{
+		size_t		start;
+		size_t		close;
+
+		/* White space and empty elements (",,") between tags, as the list syntax allows. */
+		while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == ','))
+			pos++;
+		if (pos == len)
+			return n;
+		start = pos;
+		if (len - pos >= 2 && text[pos] == 'W' && text[pos + 1] == '/')
+			pos += 2;
+		if (pos == len || text[pos] != '"')
+			return 0;			/* "*", or not a tag */
+		close = pos + 1;
+		while (close < len && text[close] != '"')
+			close++;
+		if (close == len)
+			return 0;			/* an unclosed quote */
+		pos = close + 1;
+		if (n < max && etag_parse(text + start, pos - start, &tags[n]))
+			n++;
+		while (pos < len && (text[pos] == ' ' || text[pos] == '\t'))
+			pos++;
+		if (pos < len && text[pos] != ',')
+			return 0;			/* something after a tag that is not the next one */
+	}
+}
+
+const StateTag *
+etag_furthest_ahead(const StateTag *tags, int n, const char *epoch, int64_t version)
+{
+	const StateTag *furthest = NULL;
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (etag_ahead(&tags[i], epoch, version) &&
+			(furthest == NULL || etag_ahead(&tags[i], furthest->epoch, furthest->version)))
+			furthest = &tags[i];
+	return furthest;
+}

@@ -202,20 +202,29 @@ respond_text(struct lws *wsi, Session *s, int status, const char *type, const ch
 	return respond(wsi, s, status, type, NULL, strdup(text), strlen(text));
 }
 
-/*
- * request_tag reads the request's If-None-Match as a tag of a state (etag.h); false when
- * there is none, or it is not one (too long, a list, another server's).
- */
-static bool
-request_tag(struct lws *wsi, StateTag *tag)
+int
+http_request_tags(struct lws *wsi, StateTag *tags)
 {
-	char		match[ETAG_MAX + 1];
+	char		match[ETAG_HEADER_MAX + 1];
 	int			len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH);
 
-	if (len <= 0 || len > ETAG_MAX ||
+	if (len <= 0 || len > ETAG_HEADER_MAX ||
 		lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) != len)
-		return false;
-	return etag_parse(match, (size_t) len, tag);
+		return 0;
+	return etag_parse_list(match, (size_t) len, tags, ETAG_LIST_MAX);
+}
+
+/* names_state: one of the n tags is the ETag of this body (hash) at this state. */
+static bool
+names_state(const StateTag *tags, int n, uint64_t hash)
+{
+	int			i;
+
+	for (i = 0; i < n; i++)
+		if (tags[i].hash == hash && tags[i].version == pushd.cache.version &&
+			pushd.cache.epoch && strcmp(tags[i].epoch, pushd.cache.epoch) == 0)
+			return true;
+	return false;
 }
 
 static int	toggles_after_wait(struct lws *wsi, Session *s);
@@ -228,9 +237,10 @@ static int
 answer_toggles(struct lws *wsi, Session *s, bool waited)
 {
 	char		etag[ETAG_MAX + 1];
-	char		match[ETAG_MAX + 1];
 	char		err[256];
-	StateTag	tag;
+	StateTag	tags[ETAG_LIST_MAX];
+	int			ntags;
+	const StateTag *ahead;
 	char	   *context;
 	size_t		context_len;
 	Group	   *group;
@@ -256,13 +266,15 @@ answer_toggles(struct lws *wsi, Session *s, bool waited)
 		return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", outage);
 	}
 	/* An If-None-Match of a state this process has not reached: never an older body. */
-	if (request_tag(wsi, &tag) && etag_ahead(&tag, pushd.cache.epoch, pushd.cache.version))
+	ntags = http_request_tags(wsi, tags);
+	ahead = etag_furthest_ahead(tags, ntags, pushd.cache.epoch, pushd.cache.version);
+	if (ahead != NULL)
 	{
 		static const char *const behind =
 			"this node has not reached the version of your If-None-Match yet: try again";
 
 		if (!waited && pushd.cfg.future_wait_ms > 0)
-			return future_wait(wsi, s, &tag, toggles_after_wait);
+			return future_wait(wsi, s, ahead, toggles_after_wait);
 		metrics.future_refused++;
 		if (!waited)
 			return http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "unavailable", behind);
@@ -292,8 +304,7 @@ answer_toggles(struct lws *wsi, Session *s, bool waited)
 		return respond_text(wsi, s, HTTP_STATUS_INTERNAL_SERVER_ERROR, "text/plain", "out of memory\n");
 	/* epoch and version name the state; the hash covers what the version alone does not. */
 	etag_format(etag, sizeof(etag), pushd.cache.epoch, pushd.cache.version, hash);
-	if (lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) > 0 &&
-		strcmp(match, etag) == 0)
+	if (names_state(tags, ntags, hash))
 	{
 		msg_unref(snap);
 		return respond(wsi, s, HTTP_STATUS_NOT_MODIFIED, "application/json", etag, NULL, 0);

@@ -68,6 +68,14 @@ extern int	http_send_body(struct lws *wsi, Session *s, char *body, size_t len);
  */
 extern Group *http_context_group(struct lws *wsi, const Scope *scope, char *err, size_t errlen);
 
+/*
+ * http_request_tags reads the request's If-None-Match (one tag or a list) into tags, at
+ * most ETAG_LIST_MAX, keeping the tags of ours (etag.h); how many.  None, one too long, or
+ * not a list of tags: 0.
+ */
+struct StateTag;
+extern int	http_request_tags(struct lws *wsi, struct StateTag *tags);
+
 /* http_add_header adds one "name: value" header at *p; true when it did not fit. */
 extern bool http_add_header(struct lws *wsi, const char *name, const char *value,
 							unsigned char **p, unsigned char *end);

@@ -47,8 +47,8 @@ typedef struct OfrepRequest
 	bool		has_token;
 	int64_t		token_id;
 	char		origin[ORIGIN_MAX + 1];	/* "" when no CORS headers are due */
-	bool		has_match;		/* If-None-Match is a tag of ours (etag.h) */
-	StateTag	match;
+	int			nmatch;			/* the tags of ours in If-None-Match (etag.h) */
+	StateTag	match[ETAG_LIST_MAX];
 	bool		has_refetch;	/* flagConfigEtag (bulk, after a notification) is one */
 	StateTag	refetch;
 	bool		body_done;		/* the body is in: nothing more is read */
@@ -372,10 +372,9 @@ ofrep_bulk_etag(Group *group, char *etag, size_t size)
 static const StateTag *
 awaited(const OfrepRequest *req)
 {
-	const StateTag *tag = NULL;
+	const StateTag *tag = etag_furthest_ahead(req->match, req->nmatch, pushd.cache.epoch,
+											  pushd.cache.version);
 
-	if (req->has_match && etag_ahead(&req->match, pushd.cache.epoch, pushd.cache.version))
-		tag = &req->match;
 	if (req->has_refetch && etag_ahead(&req->refetch, pushd.cache.epoch, pushd.cache.version) &&
 		(tag == NULL || etag_ahead(&req->refetch, tag->epoch, tag->version)))
 		tag = &req->refetch;
@@ -383,15 +382,20 @@ awaited(const OfrepRequest *req)
 }
 
 /*
- * not_modified: the caller's If-None-Match has the hash of this answer and is not from
- * ahead (awaited() is NULL by now): its flags are these, whichever version it was
- * computed at (docs/openfeature.md, "Bulk answers and ETags").
+ * not_modified: a tag of the caller's If-None-Match has the hash of this answer and is
+ * not from ahead (none is, by now: awaited()): its flags are these, whichever version it
+ * was computed at (docs/openfeature.md, "Bulk answers and ETags").
  */
 static bool
 not_modified(const OfrepRequest *req, uint64_t hash)
 {
-	return req->has_match && req->match.hash == hash &&
-		!etag_ahead(&req->match, pushd.cache.epoch, pushd.cache.version);
+	int			i;
+
+	for (i = 0; i < req->nmatch; i++)
+		if (req->match[i].hash == hash &&
+			!etag_ahead(&req->match[i], pushd.cache.epoch, pushd.cache.version))
+			return true;
+	return false;
 }
 
 static void
@@ -564,21 +568,17 @@ evaluate_after_wait(struct lws *wsi, Session *s)
 }
 
 /*
- * request_tags reads the request's If-None-Match and, on the bulk call, flagConfigEtag
- * (a query parameter) into req; one that is absent, too long or not a tag of ours
+ * request_tags reads the request's If-None-Match (one tag or a list) and, on the bulk
+ * call, flagConfigEtag (a query parameter) into req; a tag that is too long or not ours
  * (etag.h) is as none: it never matches and is never waited for.
  */
 static void
 request_tags(struct lws *wsi, OfrepRequest *req)
 {
-	char		match[ETAG_MAX + 1];
-	int			len = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_IF_NONE_MATCH);
 	char	   *text = NULL;
 	size_t		text_len = 0;
 
-	if (len > 0 && len <= ETAG_MAX &&
-		lws_hdr_copy(wsi, match, sizeof(match), WSI_TOKEN_HTTP_IF_NONE_MATCH) == len)
-		req->has_match = etag_parse(match, (size_t) len, &req->match);
+	req->nmatch = http_request_tags(wsi, req->match);
 	if (req->key == NULL && http_query_arg(wsi, "flagConfigEtag", ETAG_MAX, &text, &text_len) &&
 		text != NULL)
 		req->has_refetch = etag_parse(text, text_len, &req->refetch);

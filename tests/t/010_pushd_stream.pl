@@ -162,6 +162,10 @@ like($etag // '', qr/^"\Q$epoch\E-$v_marker-[0-9a-f]{16}"$/, 'ETag is "EPOCH-VER
 ($status, undef, $body) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => $etag // '"none"' });
 is($status, 304, 'If-None-Match with the current ETag: 304');
 is($body, '', '304 has no body');
+($status) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => 'W/' . ($etag // '"none"') });
+is($status, 304, '... its weak form W/ too (If-None-Match compares weakly)');
+($status) = $pushd->http_get('/v1/toggles', { 'If-None-Match' => '"a,b", ' . ($etag // '"none"') });
+is($status, 304, '... and a list holding it');
 
 sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
 my $v_flip = version_of('dark-mode');

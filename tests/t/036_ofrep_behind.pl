@@ -6,7 +6,8 @@
 # then gets 503 with Retry-After, never the older 200 nor a 304 that says nothing changed;
 # when the state arrives within --future-wait it is answered with it (304 or 200).  Both
 # nodes give the same state the same ETag; a commit that changes nothing for the caller
-# still gets a 304; tags that are not ours (garbage, too long, a list, "*") are no match.
+# still gets a 304; an If-None-Match list counts by its tags of ours; tags that are not ours
+# (garbage, too long, a broken list, "*") are no match.
 # With TOGGLES_PUSHD_ASAN (scripts/test.sh sets it) both daemons are the AddressSanitizer +
 # UBSan build, and a sanitizer report in either log fails the test.
 use strict;
@@ -138,31 +139,34 @@ my $h = $lagging->health;
 is("$h->{http_status} $h->{version}", "200 $v1", "the lagging node is still at version $v1 and does not know it is behind");
 is(value_of(post($lagging, ''), 'app.a'), JSON::PP::false, '... (without a tag it answers its state, app.a off)');
 
-# Three requests that name version $v2, at once: a provider's If-None-Match after it
+# Four requests that name version $v2, at once: a provider's If-None-Match after it
 # was answered by the current node; a refetch after a notification from the current
 # node (flagConfigEtag $v2) with the provider's older ETag, which alone would get a 304
-# that hides the change; one flag's If-None-Match.
+# that hides the change; one flag's If-None-Match; a list with another server's tag and
+# the weak form of that ETag.
 my @ahead = (
 	send_post($lagging, '', { 'If-None-Match' => $e2 }),
 	send_post($lagging, refetch_path($e2), { 'If-None-Match' => $e1 }),
 	send_post($lagging, '/app.a', { 'If-None-Match' => $s2->{headers}{etag} }),
+	send_post($lagging, '', { 'If-None-Match' => "\"x,y\", W/$e2" }),
 );
 my @answers = map { read_answer($_) } @ahead;
-is(join(',', map { said($_) } @answers), '503/retry-after,503/retry-after,503/retry-after',
-	"If-None-Match, flagConfigEtag and a single flag's If-None-Match of version $v2 on the lagging node: 503 with Retry-After");
+is(join(',', map { said($_) } @answers), join(',', ('503/retry-after') x 4),
+	"If-None-Match, flagConfigEtag, a single flag's If-None-Match and a list, naming version $v2, on the lagging node: 503 with Retry-After");
 my ($shortest) = sort { $a <=> $b } map { $_->{took} } @answers;
 cmp_ok($shortest, '>=', $future_wait - 0.1, sprintf('... after --future-wait (%.1f s: %.2f s)', $future_wait, $shortest));
 is($answers[1]{body}{errorDetails},
 	'this node has not reached the version of your If-None-Match or flagConfigEtag yet: try again',
 	'... saying why, in OFREP\'s shape');
 ok(!grep({ ref $_->{body} eq 'HASH' && exists $_->{body}{flags} } @answers), '... and never an older body');
-is($lagging->metric('pushd_future_waits_total'), 3, 'pushd_future_waits_total: 3');
-is($lagging->metric('pushd_future_refused_total'), 3, 'pushd_future_refused_total: 3');
+is($lagging->metric('pushd_future_waits_total'), 4, 'pushd_future_waits_total: 4');
+is($lagging->metric('pushd_future_refused_total'), 4, 'pushd_future_refused_total: 4');
 
 # Tags that are not ours are no match, and nothing waits for them.
 my $long = '"' . ('a' x 1000) . "-$v2-" . ('0' x 16) . '"';
 my @not_ours = ('"garbage"', '*', $long, "\"$epoch-$v2-zzzzzzzzzzzzzzzz\"",
-	"$e2, $e2", "\"$epoch-99999999999999999999-0000000000000000\"", '"' . substr($e2, -17));
+	"$e2, garbage", "$e2 $e2", "\"$epoch-99999999999999999999-0000000000000000\"",
+	'"' . substr($e2, -17));
 my @plain = (
 	(map { send_post($lagging, '', { 'If-None-Match' => $_ }) } @not_ours),
 	send_post($lagging, '?flagConfigEtag=' . ('x' x 2000)),
@@ -170,29 +174,30 @@ my @plain = (
 );
 @answers = map { read_answer($_) } @plain;
 is(join(',', map { said($_) } @answers), join(',', ('200') x @plain),
-	'garbage, "*", a 1000-character tag, a bad hash, a list, a version past 2^63, a bare hash; flagConfigEtag too long or not ours: 200 (no match)');
+	'garbage, "*", a 1000-character tag, a bad hash, a list that is not one (twice), a version past 2^63, a bare hash; flagConfigEtag too long or not ours: 200 (no match)');
 my ($longest) = sort { $b <=> $a } map { $_->{took} } @answers;
 cmp_ok($longest, '<', 1, sprintf('... at once (%.2f s)', $longest));
-is($lagging->metric('pushd_future_waits_total'), 3, '... nothing waited for them');
+is($lagging->metric('pushd_future_waits_total'), 4, '... nothing waited for them');
 
 # --- caught up within --future-wait: answered with the state it reached ----------------------
 my @waiting = (
 	send_post($lagging, '', { 'If-None-Match' => $e2 }),
 	send_post($lagging, refetch_path($e2), { 'If-None-Match' => $e1 }),
 	send_post($lagging, '/app.a', { 'If-None-Match' => $s2->{headers}{etag} }),
+	send_post($lagging, '', { 'If-None-Match' => "$e0, W/$e2" }),
 );
 sleep 0.5;
 $proxy->resume;
 @answers = map { read_answer($_) } @waiting;
-is(join(',', map { said($_) } @answers), '304,200,304',
-	"the lagging node catches up while they wait: 304 to the ETag of $v2, 200 to the refetch, 304 to the flag's");
+is(join(',', map { said($_) } @answers), '304,200,304,304',
+	"the lagging node catches up while they wait: 304 to the ETag of $v2, 200 to the refetch, 304 to the flag's, 304 to the list");
 is($answers[0]{headers}{etag}, $e2, '... the 304 with the ETag of the state reached');
 is(value_of($answers[1], 'app.a'), JSON::PP::true, '... the refetch with the new value (app.a on)');
 is($answers[1]{headers}{etag}, $e2, '... and the same ETag the current node gives');
 ($longest) = sort { $b <=> $a } map { $_->{took} } @answers;
 cmp_ok($longest, '<', $future_wait - 0.1, sprintf('... before --future-wait is over (%.2f s)', $longest));
-is($lagging->metric('pushd_future_waits_total') . '/' . $lagging->metric('pushd_future_refused_total'), '6/3',
-	'pushd_future_waits_total 6, pushd_future_refused_total still 3');
+is($lagging->metric('pushd_future_waits_total') . '/' . $lagging->metric('pushd_future_refused_total'), '8/4',
+	'pushd_future_waits_total 8, pushd_future_refused_total still 4');
 
 # After a wait that ends in 503, a kept-alive connection serves on: the next request on it
 # (its own state now) is answered at once.

@@ -144,6 +144,67 @@ test_ahead(void **state)
 	assert_false(etag_ahead(&tag, TL1, 0));
 }
 
+/* list: the tags of ours etag_parse_list reads from text (NUL-terminated), at most max. */
+static int
+list(const char *text, StateTag *tags, int max)
+{
+	return etag_parse_list(text, strlen(text), tags, max);
+}
+
+static void
+test_list(void **state)
+{
+	StateTag	tags[ETAG_LIST_MAX];
+	static const char *const broken[] = {
+		"*",
+		"\"" TL1 "-1-0000000000000001\", *",
+		"\"" TL1 "-1-0000000000000001\", garbage",
+		"\"" TL1 "-1-0000000000000001\" \"" TL1 "-2-0000000000000002\"",	/* no comma */
+		"\"" TL1 "-1-0000000000000001\", \"unclosed",
+		"W/ \"" TL1 "-1-0000000000000001\"",
+	};
+	size_t		i;
+
+	(void) state;
+	assert_int_equal(list("", tags, ETAG_LIST_MAX), 0);
+	assert_int_equal(list(" , ,", tags, ETAG_LIST_MAX), 0);
+	/* One tag, as etag_parse reads it. */
+	assert_int_equal(list("\"" TL1 "-5-0000000000000005\"", tags, ETAG_LIST_MAX), 1);
+	assert_int_equal(tags[0].version, 5);
+	/* Another server's tags (a comma inside one) are skipped; ours kept in order, weak or not. */
+	assert_int_equal(list("\"a,b\", W/\"" TL1 "-7-0000000000000007\",\t\"" TL2 "-1-0000000000000001\" ,",
+						  tags, ETAG_LIST_MAX), 2);
+	assert_int_equal(tags[0].version, 7);
+	assert_string_equal(tags[1].epoch, TL2);
+	/* At most max kept; the rest of a well-formed list is read past. */
+	assert_int_equal(list("\"" TL1 "-1-0000000000000001\", \"" TL1 "-2-0000000000000002\", \""
+						  TL1 "-3-0000000000000003\"", tags, 2), 2);
+	assert_int_equal(tags[1].version, 2);
+	/* Anything that is not a list of entity tags, even in part: none. */
+	for (i = 0; i < sizeof(broken) / sizeof(broken[0]); i++)
+		if (list(broken[i], tags, ETAG_LIST_MAX) != 0)
+			fail_msg("read as a list: %s", broken[i]);
+	assert_int_equal(etag_parse_list(NULL, 0, tags, ETAG_LIST_MAX), 0);
+}
+
+static void
+test_furthest_ahead(void **state)
+{
+	StateTag	tags[ETAG_LIST_MAX];
+
+	(void) state;
+	assert_int_equal(list("\"" TL1 "-3-0000000000000001\", \"" TL1 "-9-0000000000000002\", \""
+						  TL1 "-5-0000000000000003\"", tags, ETAG_LIST_MAX), 3);
+	assert_ptr_equal(etag_furthest_ahead(tags, 3, TL1, 4), &tags[1]);
+	assert_ptr_equal(etag_furthest_ahead(tags, 3, TL1, 8), &tags[1]);
+	assert_null(etag_furthest_ahead(tags, 3, TL1, 9));
+	assert_null(etag_furthest_ahead(tags, 0, TL1, 0));
+	/* A later timeline goes before any version of the earlier one. */
+	assert_int_equal(list("\"" TL1 "-90-0000000000000001\", \"" TL2 "-1-0000000000000002\"", tags,
+						  ETAG_LIST_MAX), 2);
+	assert_ptr_equal(etag_furthest_ahead(tags, 2, TL1, 5), &tags[1]);
+}
+
 int
 main(void)
 {
@@ -152,6 +213,8 @@ main(void)
 		cmocka_unit_test(test_format_that_does_not_fit),
 		cmocka_unit_test(test_not_a_tag),
 		cmocka_unit_test(test_ahead),
+		cmocka_unit_test(test_list),
+		cmocka_unit_test(test_furthest_ahead),
 	};
 	return RUN_AND_REPORT(tests, NULL, NULL);
 }
