@@ -28,6 +28,18 @@ p();
 p(`Mode: **${mode}** · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${os.cpus().length} cores (${os.cpus()[0].model.trim()}) · load generator, servers and PostgreSQL on the same machine, loopback only.`);
 p('Figures in parentheses are ratios to the floor server (`bench/peers/floor/`). Times in ms unless marked.');
 p('Raw figures: [raw.csv](raw.csv); plot: [latency-fanout.png](latency-fanout.png).');
+// bench/run.sh --only runs one part and keeps the other's rows from the last run: say when each ran.
+const partRan = (part) => {
+  const t = get('run', part, 0, 'epoch_s');
+  if (t === undefined) return undefined;
+  const quick = get('run', part, 0, 'quick') === 1 ? 'quick' : 'full';
+  return `${quick} run of ${new Date(t * 1000).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
+};
+const hasMain = rows.some((r) => ['floor', 'pushd', 'node'].includes(r.label));
+if (partRan('workers') && !partRan('main') && hasMain)
+  p(`Sections 1–7: an earlier run (see history/); section 8 (workers): ${partRan('workers')}.`);
+else if (partRan('main') || partRan('workers'))
+  p(`Sections 1–7: ${partRan('main') || 'not run'}; section 8 (workers): ${partRan('workers') || 'not run'}.`);
 p();
 
 // 1. Latency
@@ -129,6 +141,54 @@ if (rows.some((r) => r.scenario === 'targeting')) {
   p();
 }
 
+// 8. Workers: pushd --workers beside the floor, and the many-client run over several processes.
+const isWorkers = (l) => l === 'workers-floor' || /^pushd-w\d+$/.test(l);
+const many = rows.find((r) => isWorkers(r.label) && r.scenario === 'fanout' && r.metric === 'procs');
+const wLabels = [...new Set(rows.filter((r) => isWorkers(r.label) && r.scenario === 'fanout').map((r) => r.label))]
+  .filter((l) => !many || l !== many.label || rows.some((r) => r.label === l && r.scenario === 'fanout' && r.clients !== many.clients));
+if (wLabels.length || many) {
+  p('## 8. Workers (`pushd --workers N`): several processes behind one port');
+  p();
+  p('Each server fresh, `fanout` as in section 2; CPU and RSS summed over every process of the server (pushd: the parent and its workers). "workers-floor" is the floor again, in the same part of the run.');
+  p();
+  const wN = [...new Set(rows.filter((r) => isWorkers(r.label) && r.scenario === 'fanout' && r.metric === 'fanout_p50_ms' && (!many || r.label !== many.label)).map((r) => r.clients))].sort((a, b) => a - b);
+  const wServers = ['workers-floor', ...wLabels.filter((l) => l !== 'workers-floor').sort()];
+  p('| clients | server | fan-out p50 | p99 | max | CPU µs / delivered message | missing | connect all (s) | B/conn | descriptors per worker |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  for (const n of wN) {
+    for (const s of wServers) {
+      const f = (m) => get('workers-floor', 'fanout', n, m);
+      const g = (m) => get(s, 'fanout', n, m);
+      const mem = (m) => get(s, 'memory', n, m);
+      if (g('fanout_p50_ms') === undefined) continue;
+      const fds = mem('child_fds_max') === undefined ? '' : `${fmt(mem('child_fds_min'), 0)}–${fmt(mem('child_fds_max'), 0)}`;
+      const c = (v, fv, d) => (s === 'workers-floor' ? fmt(v, d) : `${fmt(v, d)} (${ratio(v, fv)})`);
+      p(`| ${n} | ${s} | ${c(g('fanout_p50_ms'), f('fanout_p50_ms'), 2)} | ${c(g('fanout_p99_ms'), f('fanout_p99_ms'), 2)} | ${fmt(g('fanout_max_ms'))} | ${c(g('cpu_us_per_msg'), f('cpu_us_per_msg'), 2)} | ${fmt(g('missing'), 0)} | ${fmt(g('connect_s'), 2)} | ${fmt(mem('bytes_per_conn'), 0)} | ${fds} |`);
+    }
+  }
+  p();
+  if (many) {
+    const n = many.clients;
+    const g = (sc, m) => get(many.label, sc, n, m);
+    const mib = (k) => (k === undefined ? '–' : (k / 1024).toFixed(1));
+    const workers = many.label.replace('pushd-w', '');
+    p(`### ${n.toLocaleString('en')} clients, ${workers} workers, ${fmt(g('fanout', 'procs'), 0)} load generator processes`);
+    p();
+    p('| what | figure |');
+    p('| --- | ---: |');
+    p(`| connect: every client has its snapshot (s; 2,000 handshakes in flight in all) | ${fmt(g('fanout', 'connect_s'), 2)} |`);
+    p(`| descriptors per worker, fewest–most (the limit: 20,000) | ${fmt(g('memory', 'child_fds_min'), 0)}–${fmt(g('memory', 'child_fds_max'), 0)} |`);
+    p(`| RSS of every pushd process, summed (MiB): idle with 0 clients / 1 s after the connect / after ${fmt(g('idle', 'seconds'), 0)} s idle | ${mib(get(many.label, 'memory', 0, 'rss_kib'))} / ${mib(g('memory', 'rss_kib'))} / ${mib(g('idle', 'rss_kib'))} |`);
+    p(`| RSS per connection (B): after the connect / after the idle hold | ${fmt(g('memory', 'bytes_per_conn'), 0)} / ${fmt(g('idle', 'bytes_per_conn'), 0)} |`);
+    p(`| clients the server closed during the idle hold | ${fmt(g('idle', 'lost'), 0)} |`);
+    p(`| fan-out to the last client, ${fmt(g('fanout', 'fanout_samples'), 0)} flips: p50 / max (ms) | ${fmt(g('fanout', 'fanout_p50_ms'))} / ${fmt(g('fanout', 'fanout_max_ms'))} |`);
+    p(`| server CPU per delivered message (µs, every process) | ${fmt(g('fanout', 'cpu_us_per_msg'))} |`);
+    p(`| messages missing (flips × clients − received) | ${fmt(g('fanout', 'missing'), 0)} |`);
+    p(`| the floor | not run: one process, at most 20,000 descriptors (~19,900 clients) |`);
+    p();
+  }
+}
+
 // Targets
 p('## Targets (pushd)');
 p();
@@ -171,6 +231,11 @@ if (stormN.length >= 2) {
   const growth = (s) => { const x = get(s, 'storm', a, 'storm_s'); const y = get(s, 'storm', b, 'storm_s'); return x > 0 && y > 0 ? y / x : undefined; };
   const lim = 2.2 * (b / a) / 2;
   p(`| storm(${b}) ≤ ${lim.toFixed(2)}× storm(${a}) (linear) | ${fmt(growth('pushd'))}× | ${fmt(growth('floor'))}× | ${fmt(growth('node'))}× | ${yes(growth('pushd') === undefined ? undefined : growth('pushd') <= lim)} |`);
+}
+if (many) {
+  const g = (m) => get(many.label, 'fanout', many.clients, m);
+  p(`| ${many.clients} clients (${many.label}): fan-out to the last client p50 < 1.5 s | ${fmt(g('fanout_p50_ms'))} (max ${fmt(g('fanout_max_ms'))}) | – | – | ${yes(g('fanout_p50_ms') === undefined ? undefined : g('fanout_p50_ms') < 1500)} |`);
+  p(`| ${many.clients} clients (${many.label}): every message delivered | ${fmt(g('missing'), 0)} missing | – | – | ${yes(g('missing') === undefined ? undefined : g('missing') === 0 && g('fanout_samples') > 0)} |`);
 }
 p();
 p('"Ahead of the Node peer" holds on a row when pushd\'s figure is lower than node\'s.');

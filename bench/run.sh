@@ -3,8 +3,11 @@
 # toggles-pushd and the Node.js relay in turn, on a throwaway PostgreSQL, over loopback
 # only, and writes bench/results/ (raw.csv, latest.md, latency-fanout.png).
 #
-#   bench/run.sh            the full run (under 15 minutes on 2 cores)
-#   bench/run.sh --quick    small client counts and short phases (under 2 minutes)
+#   bench/run.sh                  the full run (under 20 minutes on 2 cores)
+#   bench/run.sh --quick          small client counts and short phases (under 3 minutes)
+#   bench/run.sh --only workers   only the workers scenarios (pushd --workers; 100,000
+#                                 clients), merged into the last run's results
+#   bench/run.sh --only main      every scenario but those
 #
 # Expects the extension installed and pushd built (the Makefile's `bench` target does
 # both).  Every phase is bounded in count and time by the load generator.
@@ -15,10 +18,34 @@ bench="$top/bench"
 . "$top/scripts/lib.sh"
 
 quick=false
-[[ ${1:-} == --quick ]] && quick=true
+only=
+while (($#)); do
+	case $1 in
+		--quick) quick=true ;;
+		--only)
+			only=${2:-}
+			shift
+			;;
+		--only=*) only=${1#--only=} ;;
+		*)
+			echo "usage: bench/run.sh [--quick] [--only main|workers]" >&2
+			exit 2
+			;;
+	esac
+	shift
+done
+case $only in
+	'' | main | workers) ;;
+	*)
+		echo "bench: --only takes main or workers, not '$only'" >&2
+		exit 2
+		;;
+esac
+run_main=$([[ $only != workers ]] && echo true || echo false)
+run_workers=$([[ $only != main ]] && echo true || echo false)
 pg_port=${TOGGLES_BENCH_PG_PORT:-5497}
 db=toggles_bench
-mode=$($quick && echo quick || echo full)
+mode=$($quick && echo quick || echo full)${only:+-$only}
 
 "$top/scripts/deps.sh" bench
 make -s -C "$bench"
@@ -43,7 +70,8 @@ server_pid=
 stop_server() {
 	if [[ -n $server_pid ]]; then
 		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 1 50); do
+		# pushd --workers: the parent exits after its workers have drained (at most 15 s).
+		for _ in $(seq 1 200); do
 			kill -0 "$server_pid" 2>/dev/null || break
 			sleep 0.1
 		done
@@ -93,6 +121,10 @@ token=$(psql_bench -d "$db" -A -t -c "SELECT toggles.create_token('bench', '{*}'
 # are not held back by the catch-up rate (each one reads the log, as the Node peer does).
 pushd_args=(--db "$conninfo" --log-level warn --max-connections 20000 --max-connections-per-ip 0
 	--max-catchups-per-second 1000)
+# pushd --workers N (the workers scenarios): the same, with room for 100,000 clients in the
+# service; each worker still holds at most 20,000 descriptors (the hard limit).
+pushd_workers_args=(--db "$conninfo" --log-level warn --max-connections 110000
+	--max-connections-per-ip 0 --max-catchups-per-second 1000)
 
 raw="$work/raw.csv"
 : >"$raw"
@@ -111,7 +143,7 @@ wait_port() {
 start_server() {
 	local name=$1
 	case $name in
-		floor)
+		floor | workers-floor)
 			port=8095
 			"$bench/peers/floor/floor" --port $port --db "$conninfo" >"$work/$name.log" 2>&1 &
 			;;
@@ -124,6 +156,11 @@ start_server() {
 			port=8097
 			"$top/pushd/toggles-pushd" "${pushd_args[@]}" --listen "127.0.0.1:$port" \
 				--node bench-untracked --no-track-connections >"$work/$name.log" 2>&1 &
+			;;
+		pushd-w*)
+			port=8099
+			"$top/pushd/toggles-pushd" "${pushd_workers_args[@]}" --workers "${name#pushd-w}" \
+				--listen "127.0.0.1:$port" --node "bench-${name#pushd-}" >"$work/$name.log" 2>&1 &
 			;;
 		node)
 			port=8098
@@ -138,7 +175,9 @@ start_server() {
 		exit 1
 	fi
 	if [[ $name == pushd* ]]; then
-		for _ in $(seq 1 50); do
+		# 200 once every worker's database link is up, and so every worker accepting: the
+		# kernel spreads connections only over the listening sockets that exist.
+		for _ in $(seq 1 300); do
 			curl -sf "http://127.0.0.1:$port/healthz" >/dev/null 2>&1 && break
 			sleep 0.1
 		done
@@ -160,37 +199,76 @@ loadgen() {
 if $quick; then
 	lat_flips=100 lat_many=200 steps=500,2000 repeat=5 storms="1000 2000" storm_conc=500
 	tp_clients=200 tp_rates=50,200 tp_secs=5 cr_clients=1000 tg_clients=200 tg_repeat=4
+	w_steps=500,2000 w_many=4000 w_procs=2 w_idle=5
 else
 	lat_flips=300 lat_many=1000 steps=1000,5000,10000,19000 repeat=20 storms="9500 19000"
 	storm_conc=2000 tp_clients=1000 tp_rates=25,50,100,200 tp_secs=30 cr_clients=5000 tg_clients=1000 tg_repeat=10
+	w_steps=10000,19000 w_many=100000 w_procs=7 w_idle=60
 fi
+# Workers for w_many clients: each worker may hold 20,000 descriptors (the hard limit), and
+# SO_REUSEPORT spreads connections by a hash, so evenly but not exactly (±1 % at 100,000).
+# Seven workers hold ~14,300 each; should one stop accepting (its database link lost) or be
+# restarted, its clients come back to the other six: ~16,700 each, still under the limit.
+# Six would hold 16,700 each and 20,000 after losing one.
+w_workers=7
 
 : >"$work/loadgen.log"
-for name in floor pushd node; do
-	# Fan-out first, so that its "0 clients" RSS is that of a fresh server.
-	start_server $name
-	loadgen $name fanout --steps $steps --repeat $repeat
-	loadgen $name latency --clients 1 --flips $lat_flips --rate 50
-	loadgen $name latency --clients $lat_many --flips $lat_flips --rate 50
-	for storm in $storms; do
-		loadgen $name storm --clients $storm --concurrency $storm_conc
+# A part's rows carry the time it ran (--only merges one part into the last run's results).
+if $run_main; then
+	echo "run,main,0,epoch_s,$(date +%s)" >>"$raw"
+	echo "run,main,0,quick,$($quick && echo 1 || echo 0)" >>"$raw"
+	for name in floor pushd node; do
+		# Fan-out first, so that its "0 clients" RSS is that of a fresh server.
+		start_server $name
+		loadgen $name fanout --steps $steps --repeat $repeat
+		loadgen $name latency --clients 1 --flips $lat_flips --rate 50
+		loadgen $name latency --clients $lat_many --flips $lat_flips --rate 50
+		for storm in $storms; do
+			loadgen $name storm --clients $storm --concurrency $storm_conc
+		done
+		loadgen $name throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
+		loadgen $name connrate --clients $cr_clients --concurrency 200
+		stop_server
 	done
-	loadgen $name throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
-	loadgen $name connrate --clients $cr_clients --concurrency 200
+	start_server pushd-untracked
+	loadgen pushd-untracked connrate --clients $cr_clients --concurrency 200
 	stop_server
-done
-start_server pushd-untracked
-loadgen pushd-untracked connrate --clients $cr_clients --concurrency 200
-stop_server
 
-# 7. Targeting: clients with distinct contexts, a rule change and a time window (pushd only).
-start_server pushd
-echo "bench: pushd: targeting --clients $tg_clients --repeat $tg_repeat"
-PGHOST=$rundir PGPORT=$pg_port PGDATABASE=$db PGUSER=postgres \
-	node "$bench/targeting.js" --port "$port" --token "$token" --clients $tg_clients \
-	--repeat $tg_repeat >>"$raw" 2>>"$work/loadgen.log" || echo "bench: pushd: targeting failed" >&2
-stop_server
+	# 7. Targeting: clients with distinct contexts, a rule change and a time window (pushd only).
+	start_server pushd
+	echo "bench: pushd: targeting --clients $tg_clients --repeat $tg_repeat"
+	PGHOST=$rundir PGPORT=$pg_port PGDATABASE=$db PGUSER=postgres \
+		node "$bench/targeting.js" --port "$port" --token "$token" --clients $tg_clients \
+		--repeat $tg_repeat >>"$raw" 2>>"$work/loadgen.log" || echo "bench: pushd: targeting failed" >&2
+	stop_server
+fi
 
+# 8. Workers (pushd --workers): fan-out and CPU per message with one and with two workers
+# beside the floor, each from a fresh server; then w_many clients over w_workers workers,
+# held by w_procs load generator processes, idle for w_idle s, then the flips.
+if $run_workers; then
+	echo "run,workers,0,epoch_s,$(date +%s)" >>"$raw"
+	echo "run,workers,0,quick,$($quick && echo 1 || echo 0)" >>"$raw"
+	for name in workers-floor pushd-w1 pushd-w2; do
+		start_server $name
+		loadgen $name fanout --steps $w_steps --repeat $repeat
+		stop_server
+	done
+	start_server pushd-w$w_workers
+	loadgen pushd-w$w_workers fanout --steps $w_many --repeat $repeat --idle $w_idle \
+		--procs $w_procs --concurrency 2000
+	stop_server
+fi
+
+# --only: the other part's rows come from the last run's results.
+if [[ -n $only && -f $results/raw.csv ]]; then
+	awk -F, -v only="$only" '{
+		workers = $1 == "workers-floor" || $1 ~ /^pushd-w[0-9]+$/ || ($1 == "run" && $2 == "workers")
+		if ((only == "workers") != workers) print
+	}' "$results/raw.csv" >"$work/kept.csv"
+	cat "$work/kept.csv" "$raw" >"$work/merged.csv"
+	mv "$work/merged.csv" "$raw"
+fi
 cp "$raw" "$results/raw.csv"
 node "$bench/report.js" "$results/raw.csv" "$results" "$mode"
 gnuplot -e "datadir='$results'" "$bench/plot.gp"

@@ -2,7 +2,8 @@
  * loadgen.c — the benchmark's WebSocket load generator: holds up to ~19,000 client
  * connections from one process (epoll, one thread), timestamps every message it receives,
  * and flips toggles from a second thread that records when each COMMIT returned, both on
- * CLOCK_MONOTONIC.
+ * CLOCK_MONOTONIC.  More clients than one process may hold: `fanout --procs N` forks N
+ * processes that each hold a share (procs.c).
  *
  *   loadgen --port P --db CONNINFO [--pid PID] [--label NAME] SCENARIO [OPTIONS]
  *
@@ -35,7 +36,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/inet.h>
-#include <dirent.h>
+
+#include "loadgen.h"
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -43,7 +45,6 @@
 
 #define PREFIX_LEN 128			/* bytes of each message kept: type, version */
 #define SOURCE_ADDRS 8			/* 127.0.0.2 .. 127.0.0.9 */
-#define VRING (1u << 20)		/* per-version delivery stats, indexed by version */
 #define MAX_SAMPLES (8u << 20)	/* (version, receipt) pairs kept for percentiles */
 #define EFD_TAG UINT32_MAX
 
@@ -70,13 +71,6 @@ typedef struct Conn
 	char		prefix[PREFIX_LEN + 1];
 } Conn;
 
-typedef struct VStat
-{
-	int64_t		version;
-	uint32_t	count;
-	int64_t		max_t;
-} VStat;
-
 typedef struct Sample
 {
 	int64_t		version;
@@ -95,20 +89,20 @@ static int	opt_port;
 static const char *opt_path = "/v1/stream";
 static const char *opt_db;
 static const char *opt_label = "server";
-static int	opt_pid;
+int			opt_pid;
 static const char *opt_toggle = "bench-000";
 static const char *opt_token;	/* sent as Authorization: Bearer when given */
 
 /* Clients */
 static Conn *conns;
-static int	nconns_max;
+int			nconns_max;
 static int	nstarted;			/* conns[0..nstarted) have been used */
-static int	nready;				/* open and had a snapshot */
+int	nready;				/* open and had a snapshot */
 static int	ninflight;			/* connecting or waiting for the snapshot */
-static int	nfailed;			/* connection attempts that failed */
-static int	nlost;				/* ready clients the server closed */
-static int	nprotocol_errors;	/* frames that made no sense (clients dropped) */
-static int64_t last_ready_t;
+int	nfailed;			/* connection attempts that failed */
+int	nlost;				/* ready clients the server closed */
+int	nprotocol_errors;	/* frames that made no sense (clients dropped) */
+int64_t last_ready_t;
 static int	epfd;
 static int	main_efd;			/* the flipper wakes the loop */
 static int	flip_efd;			/* the loop wakes the flipper */
@@ -117,14 +111,14 @@ static char handshake[512];
 static size_t handshake_len;
 
 /* Receipts */
-static VStat *vring;
+VStat *vring;
 static Sample *samples;
 static size_t nsamples;
-static int	sample_every = 1;
-static uint64_t received_changes;
+int	sample_every = 1;
+uint64_t received_changes;
 
 /* Flipper */
-static PGconn *pg;
+PGconn *pg;
 static Flip *flips;
 static int	flip_count;
 static double flip_rate;
@@ -134,7 +128,7 @@ static atomic_bool flipper_finished;
 static atomic_llong awaited_version;
 static int	flip_errors;
 
-static int64_t
+int64_t
 now_ns(void)
 {
 	struct timespec ts;
@@ -152,67 +146,11 @@ die(const char *fmt, const char *arg)
 	exit(1);
 }
 
-static void
+void
 emit(const char *scenario, int clients, const char *metric, double value)
 {
 	printf("%s,%s,%d,%s,%.6g\n", opt_label, scenario, clients, metric, value);
 	fflush(stdout);
-}
-
-/* server_rss_kib reads VmRSS of the server process; -1 without --pid. */
-static long
-server_rss_kib(void)
-{
-	char		path[64], line[256];
-	FILE	   *f;
-	long		kib = -1;
-
-	if (opt_pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/status", opt_pid);
-	if ((f = fopen(path, "r")) == NULL)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "VmRSS:", 6) == 0)
-			kib = strtol(line + 6, NULL, 10);
-	fclose(f);
-	return kib;
-}
-
-/*
- * server_cpu_ns sums the CPU time of every thread of the server from schedstat
- * (nanoseconds, unlike the clock ticks of /proc/PID/stat); Node has several threads.
- */
-static int64_t
-server_cpu_ns(void)
-{
-	char		path[64];
-	DIR		   *d;
-	struct dirent *e;
-	int64_t		total = 0;
-
-	if (opt_pid <= 0)
-		return -1;
-	snprintf(path, sizeof(path), "/proc/%d/task", opt_pid);
-	if ((d = opendir(path)) == NULL)
-		return -1;
-	while ((e = readdir(d)) != NULL)
-	{
-		char		p[300];
-		FILE	   *f;
-		long long	ns;
-
-		if (e->d_name[0] == '.')
-			continue;
-		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", opt_pid, e->d_name);
-		if ((f = fopen(p, "r")) == NULL)
-			continue;
-		if (fscanf(f, "%lld", &ns) == 1)
-			total += ns;
-		fclose(f);
-	}
-	closedir(d);
-	return total;
 }
 
 static int
@@ -240,7 +178,7 @@ percentile(const int64_t *v, size_t n, double q)
 }
 
 /* emit_stats sorts v (nanoseconds) and emits NAME_p50_ms, _p99_ms and _max_ms. */
-static void
+void
 emit_stats(const char *scenario, int clients, const char *name, int64_t *v, size_t n)
 {
 	char		metric[128];
@@ -574,8 +512,11 @@ conn_event(int i, uint32_t events)
 
 static void check_awaited(void);
 
+/* What pump does after each round: wakes the flipper, or in a child of --procs, reports. */
+void		(*after_pump) (void) = check_awaited;
+
 /* pump waits up to timeout_ms for events and handles them. */
-static void
+void
 pump(int timeout_ms)
 {
 	static struct epoll_event events[4096];
@@ -593,14 +534,40 @@ pump(int timeout_ms)
 		}
 		conn_event((int) events[k].data.u32, events[k].events);
 	}
-	check_awaited();
+	after_pump();
+}
+
+/*
+ * loop_open makes the epoll set and the flipper's two eventfds.  A child of --procs calls
+ * it again after fork: an epoll set is shared with the parent across fork, and every
+ * process needs its own.
+ */
+void
+loop_open(void)
+{
+	struct epoll_event ev;
+
+	if (epfd > 0)
+	{
+		close(epfd);
+		close(main_efd);
+		close(flip_efd);
+	}
+	epfd = epoll_create1(EPOLL_CLOEXEC);
+	main_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	flip_efd = eventfd(0, EFD_CLOEXEC);
+	if (epfd < 0 || main_efd < 0 || flip_efd < 0)
+		die("epoll/eventfd: %s", strerror(errno));
+	ev.events = EPOLLIN;
+	ev.data.u32 = EFD_TAG;
+	epoll_ctl(epfd, EPOLL_CTL_ADD, main_efd, &ev);
 }
 
 /*
  * connect_clients opens clients until `target` have their snapshot, with at most
  * `concurrency` handshakes in flight; returns the seconds it took, or -1 on a timeout.
  */
-static double
+double
 connect_clients(int target, int concurrency, double timeout_s)
 {
 	int64_t		t0 = now_ns();
@@ -638,7 +605,7 @@ connect_clients(int target, int concurrency, double timeout_s)
 	return (last_ready_t - t0) / 1e9;
 }
 
-static void
+void
 pump_for(double seconds)
 {
 	int64_t		end = now_ns() + (int64_t) (seconds * 1e9);
@@ -649,7 +616,7 @@ pump_for(double seconds)
 
 /* ---- Flipper ---- */
 
-static const char *
+const char *
 flip_sql(void)
 {
 	static char sql[256];
@@ -814,7 +781,7 @@ latencies(int64_t *out)
 	return n;
 }
 
-static void
+void
 reset_receipts(void)
 {
 	memset(vring, 0, sizeof(VStat) * VRING);
@@ -881,8 +848,21 @@ scenario_latency(int clients, int count, double rate)
 	free(lat);
 }
 
+/* emit_idle reports the server's memory after the clients were held idle, and how many it closed. */
+void
+emit_idle(int n, long rss0, double idle_s, int lost)
+{
+	long		rss = server_rss_kib();
+
+	emit("idle", n, "seconds", idle_s);
+	emit("idle", n, "rss_kib", (double) rss);
+	if (rss0 > 0)
+		emit("idle", n, "bytes_per_conn", (double) (rss - rss0) * 1024.0 / n);
+	emit("idle", n, "lost", lost);
+}
+
 static void
-scenario_fanout(int *steps, int nsteps, int repeat)
+scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle_s)
 {
 	long		rss0 = server_rss_kib();
 
@@ -890,11 +870,12 @@ scenario_fanout(int *steps, int nsteps, int repeat)
 	for (int s = 0; s < nsteps; s++)
 	{
 		int			n = steps[s];
-		double		secs = connect_clients(n, 1000, 180);
+		double		secs = connect_clients(n, concurrency, 180);
 		long		rss;
 		int64_t		cpu0, cpu1;
 		int64_t    *fan;
-		int			nf = 0;
+		int			nf = 0, fewest, most;
+		double		missing = 0;
 
 		if (secs < 0)
 		{
@@ -903,10 +884,24 @@ scenario_fanout(int *steps, int nsteps, int repeat)
 		}
 		emit("fanout", n, "connect_s", secs);
 		pump_for(1.0);
+		if (server_fds(&fewest, &most))
+		{
+			/* How evenly the kernel spread the clients over the server's processes. */
+			emit("memory", n, "child_fds_min", fewest);
+			emit("memory", n, "child_fds_max", most);
+		}
 		rss = server_rss_kib();
 		emit("memory", n, "rss_kib", (double) rss);
 		if (rss0 > 0)
 			emit("memory", n, "bytes_per_conn", (double) (rss - rss0) * 1024.0 / n);
+		if (idle_s > 0)
+		{
+			int			lost_before = nlost;
+
+			/* Held idle, the clients still answer pings: none should be closed. */
+			pump_for(idle_s);
+			emit_idle(n, rss0, idle_s, nlost - lost_before);
+		}
 		reset_receipts();
 		sample_every = 1 << 30;
 		cpu0 = server_cpu_ns();
@@ -919,8 +914,16 @@ scenario_fanout(int *steps, int nsteps, int repeat)
 
 			if (flips[k].version > 0 && v->version == flips[k].version && v->count >= (uint32_t) nready)
 				fan[nf++] = v->max_t - flips[k].t_commit;
+			if (flips[k].version > 0)
+			{
+				uint32_t	got = v->version == flips[k].version ? v->count : 0;
+
+				if (got < (uint32_t) nready)
+					missing += nready - got;
+			}
 		}
 		emit_stats("fanout", n, "fanout", fan, (size_t) nf);
+		emit("fanout", n, "missing", missing);
 		if (cpu0 >= 0 && received_changes > 0)
 			emit("fanout", n, "cpu_us_per_msg", (cpu1 - cpu0) / 1e3 / (double) received_changes);
 		emit("fanout", n, "lost", nlost);
@@ -1041,7 +1044,7 @@ usage(void)
 			"usage: loadgen --port P --db CONNINFO [--host H] [--path /v1/stream] [--pid PID]\n"
 			"               [--label NAME] [--toggle NAME] [--token T] SCENARIO [OPTIONS]\n"
 			"  latency    --clients N --flips F --rate R\n"
-			"  fanout     --steps 1000,5000 --repeat 20\n"
+			"  fanout     --steps 1000,5000 --repeat 20 [--concurrency C] [--idle S] [--procs N]\n"
 			"  storm      --clients N [--concurrency C]  (default: all at once)\n"
 			"  throughput --clients N --rates 100,200 --duration S --sample K\n"
 			"  connrate   --clients N --concurrency C\n");
@@ -1052,11 +1055,10 @@ int
 main(int argc, char **argv)
 {
 	const char *scenario = NULL;
-	int			clients = 1, count = 300, repeat = 20, concurrency = 0, sample = 20;
-	double		rate = 50, duration = 30;
+	int			clients = 1, count = 300, repeat = 20, concurrency = 0, sample = 20, procs = 0;
+	double		rate = 50, duration = 30, idle = 0;
 	int			steps[16], nsteps = 0, rates[16], nrates = 0;
 	struct rlimit rl;
-	struct epoll_event ev;
 
 	for (int i = 1; i < argc; i++)
 	{
@@ -1105,6 +1107,10 @@ main(int argc, char **argv)
 			sample = atoi(v);
 		else if (!strcmp(a, "--concurrency"))
 			concurrency = atoi(v);
+		else if (!strcmp(a, "--procs"))
+			procs = atoi(v);
+		else if (!strcmp(a, "--idle"))
+			idle = atof(v);
 		else
 			usage();
 	}
@@ -1141,18 +1147,24 @@ main(int argc, char **argv)
 	pg = PQconnectdb(opt_db);
 	if (PQstatus(pg) != CONNECTION_OK)
 		die("database: %s", PQerrorMessage(pg));
-
-	epfd = epoll_create1(EPOLL_CLOEXEC);
-	main_efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	flip_efd = eventfd(0, EFD_CLOEXEC);
-	ev.events = EPOLLIN;
-	ev.data.u32 = EFD_TAG;
-	epoll_ctl(epfd, EPOLL_CTL_ADD, main_efd, &ev);
+	loop_open();
 
 	if (!strcmp(scenario, "latency"))
 		scenario_latency(clients, count, rate);
 	else if (!strcmp(scenario, "fanout"))
-		scenario_fanout(steps, nsteps, repeat);
+	{
+		int			most = 0;
+
+		for (int k = 0; k < nsteps; k++)
+			most = steps[k] > most ? steps[k] : most;
+		/* One process while one can hold them all: the figures of earlier runs compare. */
+		if (procs <= 0)
+			procs = most <= nconns_max ? 1 : (most + PROC_CLIENTS - 1) / PROC_CLIENTS;
+		if (procs == 1)
+			scenario_fanout(steps, nsteps, repeat, concurrency > 0 ? concurrency : 1000, idle);
+		else
+			procs_fanout(procs, steps, nsteps, repeat, concurrency > 0 ? concurrency : 1000, idle);
+	}
 	else if (!strcmp(scenario, "storm"))
 		scenario_storm(clients, concurrency > 0 ? concurrency : clients);
 	else if (!strcmp(scenario, "throughput"))
