@@ -153,8 +153,8 @@ if (wLabels.length || many) {
   p();
   const wN = [...new Set(rows.filter((r) => isWorkers(r.label) && r.scenario === 'fanout' && r.metric === 'fanout_p50_ms' && (!many || r.label !== many.label)).map((r) => r.clients))].sort((a, b) => a - b);
   const wServers = ['workers-floor', ...wLabels.filter((l) => l !== 'workers-floor').sort()];
-  p('| clients | server | fan-out p50 | p99 | max | CPU µs / delivered message | missing | connect all (s) | B/conn | descriptors per worker |');
-  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+  p('| clients | server | fan-out p50 | p99 | max | server CPU µs / delivered message | loadgen CPU µs / message | missing | connect all (s) | B/conn | descriptors per worker |');
+  p('| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const n of wN) {
     for (const s of wServers) {
       const f = (m) => get('workers-floor', 'fanout', n, m);
@@ -163,7 +163,7 @@ if (wLabels.length || many) {
       if (g('fanout_p50_ms') === undefined) continue;
       const fds = mem('child_fds_max') === undefined ? '' : `${fmt(mem('child_fds_min'), 0)}–${fmt(mem('child_fds_max'), 0)}`;
       const c = (v, fv, d) => (s === 'workers-floor' ? fmt(v, d) : `${fmt(v, d)} (${ratio(v, fv)})`);
-      p(`| ${n} | ${s} | ${c(g('fanout_p50_ms'), f('fanout_p50_ms'), 2)} | ${c(g('fanout_p99_ms'), f('fanout_p99_ms'), 2)} | ${fmt(g('fanout_max_ms'))} | ${c(g('cpu_us_per_msg'), f('cpu_us_per_msg'), 2)} | ${fmt(g('missing'), 0)} | ${fmt(g('connect_s'), 2)} | ${fmt(mem('bytes_per_conn'), 0)} | ${fds} |`);
+      p(`| ${n} | ${s} | ${c(g('fanout_p50_ms'), f('fanout_p50_ms'), 2)} | ${c(g('fanout_p99_ms'), f('fanout_p99_ms'), 2)} | ${fmt(g('fanout_max_ms'))} | ${c(g('cpu_us_per_msg'), f('cpu_us_per_msg'), 2)} | ${fmt(g('loadgen_cpu_us_per_msg'), 2)} | ${fmt(g('missing'), 0)} | ${fmt(g('connect_s'), 2)} | ${fmt(mem('bytes_per_conn'), 0)} | ${fds} |`);
     }
   }
   p();
@@ -183,6 +183,7 @@ if (wLabels.length || many) {
     p(`| clients the server closed during the idle hold | ${fmt(g('idle', 'lost'), 0)} |`);
     p(`| fan-out to the last client, ${fmt(g('fanout', 'fanout_samples'), 0)} flips: p50 / max (ms) | ${fmt(g('fanout', 'fanout_p50_ms'))} / ${fmt(g('fanout', 'fanout_max_ms'))} |`);
     p(`| server CPU per delivered message (µs, every process) | ${fmt(g('fanout', 'cpu_us_per_msg'))} |`);
+    p(`| load generator CPU per delivered message (µs, every process) | ${fmt(g('fanout', 'loadgen_cpu_us_per_msg'))} |`);
     p(`| messages missing (flips × clients − received) | ${fmt(g('fanout', 'missing'), 0)} |`);
     p(`| the floor | not run: one process, at most 20,000 descriptors (~19,900 clients) |`);
     p();

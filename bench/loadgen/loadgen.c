@@ -872,7 +872,7 @@ scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle
 		int			n = steps[s];
 		double		secs = connect_clients(n, concurrency, 180);
 		long		rss;
-		int64_t		cpu0, cpu1;
+		int64_t		cpu0, cpu1, own0, own1;
 		int64_t    *fan;
 		int			nf = 0, fewest, most;
 		double		missing = 0;
@@ -905,8 +905,10 @@ scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle
 		reset_receipts();
 		sample_every = 1 << 30;
 		cpu0 = server_cpu_ns();
+		own0 = process_cpu_ns(getpid());
 		run_flips(repeat, 0, true);
 		cpu1 = server_cpu_ns();
+		own1 = process_cpu_ns(getpid());
 		fan = malloc(sizeof(int64_t) * (size_t) repeat);
 		for (int k = 0; k < repeat; k++)
 		{
@@ -926,6 +928,8 @@ scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle
 		emit("fanout", n, "missing", missing);
 		if (cpu0 >= 0 && received_changes > 0)
 			emit("fanout", n, "cpu_us_per_msg", (cpu1 - cpu0) / 1e3 / (double) received_changes);
+		if (received_changes > 0)
+			emit("fanout", n, "loadgen_cpu_us_per_msg", (own1 - own0) / 1e3 / (double) received_changes);
 		emit("fanout", n, "lost", nlost);
 		free(fan);
 	}

@@ -40,6 +40,7 @@ extern void emit_stats(const char *scenario, int clients, const char *name, int6
 extern void emit_idle(int n, long rss0, double idle_s, int lost);
 extern long server_rss_kib(void);
 extern int64_t server_cpu_ns(void);
+extern int64_t process_cpu_ns(int pid);
 extern bool server_fds(int *fewest, int *most);
 extern void loop_open(void);
 extern double connect_clients(int target, int concurrency, double timeout_s);

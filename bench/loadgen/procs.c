@@ -300,12 +300,24 @@ flip_all(int count, int64_t *t_commit)
 		wait_delivered(count - 1, 3);
 }
 
+/* own_cpu_ns: the CPU time of the load generator, this process and every child. */
+static int64_t
+own_cpu_ns(void)
+{
+	int64_t		total = process_cpu_ns(getpid());
+
+	for (int k = 0; k < nprocs; k++)
+		if (pids[k] > 0)
+			total += process_cpu_ns(pids[k]);
+	return total;
+}
+
 static bool
 step(int n, int repeat, int concurrency, double idle_s, long rss0)
 {
 	double		secs = connect_all(n, concurrency);
 	long		rss;
-	int64_t		cpu0, cpu1;
+	int64_t		cpu0, cpu1, own0, own1;
 	int64_t    *fan, t_commit[MAX_FLIPS];
 	int			nf = 0, ready, fewest, most;
 	double		missing = 0;
@@ -342,8 +354,10 @@ step(int n, int repeat, int concurrency, double idle_s, long rss0)
 	if (!wait_acks(30))
 		return false;
 	cpu0 = server_cpu_ns();
+	own0 = own_cpu_ns();
 	flip_all(repeat, t_commit);
 	cpu1 = server_cpu_ns();
+	own1 = own_cpu_ns();
 	ready = SUM(ready);
 	fan = malloc(sizeof(int64_t) * (size_t) repeat);
 	for (int k = 0; k < repeat; k++)
@@ -362,6 +376,8 @@ step(int n, int repeat, int concurrency, double idle_s, long rss0)
 	emit("fanout", n, "missing", missing);
 	if (cpu0 >= 0 && messages > 0)
 		emit("fanout", n, "cpu_us_per_msg", (cpu1 - cpu0) / 1e3 / (double) messages);
+	if (messages > 0)
+		emit("fanout", n, "loadgen_cpu_us_per_msg", (own1 - own0) / 1e3 / (double) messages);
 	emit("fanout", n, "lost", SUM(lost));
 	emit("fanout", n, "procs", nprocs);
 	free(fan);

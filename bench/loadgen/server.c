@@ -76,9 +76,42 @@ server_rss_kib(void)
 }
 
 /*
- * server_cpu_ns sums the CPU time of every thread of the server's processes from
- * schedstat (nanoseconds, unlike the clock ticks of /proc/PID/stat); Node has several
- * threads, pushd --workers several processes.  -1 without --pid.
+ * process_cpu_ns sums the CPU time of every thread of one process from schedstat
+ * (nanoseconds, unlike the clock ticks of /proc/PID/stat); -1 when it is gone.
+ */
+int64_t
+process_cpu_ns(int pid)
+{
+	char		path[64];
+	DIR		   *d;
+	struct dirent *e;
+	int64_t		total = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	if ((d = opendir(path)) == NULL)
+		return -1;
+	while ((e = readdir(d)) != NULL)
+	{
+		char		p[300];
+		FILE	   *f;
+		long long	ns;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", pid, e->d_name);
+		if ((f = fopen(p, "r")) == NULL)
+			continue;
+		if (fscanf(f, "%lld", &ns) == 1)
+			total = (total < 0 ? 0 : total) + ns;
+		fclose(f);
+	}
+	closedir(d);
+	return total;
+}
+
+/*
+ * server_cpu_ns sums the CPU time of the server's processes and all their threads (Node
+ * has several threads, pushd --workers several processes); -1 without --pid.
  */
 int64_t
 server_cpu_ns(void)
@@ -89,29 +122,10 @@ server_cpu_ns(void)
 
 	for (int k = 0; k < n; k++)
 	{
-		char		path[64];
-		DIR		   *d;
-		struct dirent *e;
+		int64_t		ns = process_cpu_ns(pids[k]);
 
-		snprintf(path, sizeof(path), "/proc/%d/task", pids[k]);
-		if ((d = opendir(path)) == NULL)
-			continue;
-		while ((e = readdir(d)) != NULL)
-		{
-			char		p[300];
-			FILE	   *f;
-			long long	ns;
-
-			if (e->d_name[0] == '.')
-				continue;
-			snprintf(p, sizeof(p), "/proc/%d/task/%s/schedstat", pids[k], e->d_name);
-			if ((f = fopen(p, "r")) == NULL)
-				continue;
-			if (fscanf(f, "%lld", &ns) == 1)
-				total = (total < 0 ? 0 : total) + ns;
-			fclose(f);
-		}
-		closedir(d);
+		if (ns >= 0)
+			total = (total < 0 ? 0 : total) + ns;
 	}
 	return total;
 }
