@@ -15,7 +15,9 @@ const get = (label, scenario, clients, metric) => {
   const r = rows.find((x) => x.label === label && x.scenario === scenario && x.clients === clients && x.metric === metric);
   return r ? r.value : undefined;
 };
-const clientsOf = (scenario, metric) => [...new Set(rows.filter((r) => r.scenario === scenario && r.metric === metric).map((r) => r.clients))].sort((a, b) => a - b);
+// Sections 1-7 and the targets: the servers of the main part (section 8 has its own labels).
+const mainLabels = ['floor', 'pushd', 'pushd-untracked', 'node'];
+const clientsOf = (scenario, metric, labels = mainLabels) => [...new Set(rows.filter((r) => labels.includes(r.label) && r.scenario === scenario && r.metric === metric).map((r) => r.clients))].sort((a, b) => a - b);
 const servers = ['floor', 'pushd', 'node'];
 const fmt = (v, d = 2) => (v === undefined || Number.isNaN(v) ? '–' : Number(v).toFixed(d));
 const ratio = (v, f) => (v === undefined || f === undefined || f === 0 ? '–' : (v / f).toFixed(2) + '×');

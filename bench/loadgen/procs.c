@@ -371,6 +371,8 @@ step(int n, int repeat, int concurrency, double idle_s, long rss0)
 			fan[nf++] = last_receipt(k) - t_commit[k];
 		else
 			missing += (double) ((uint64_t) ready - got);
+		fprintf(stderr, "loadgen: %d clients: flip %d: %llu of %d received, the last after %.1f ms\n",
+				n, k + 1, (unsigned long long) got, ready, (last_receipt(k) - t_commit[k]) / 1e6);
 	}
 	emit_stats("fanout", n, "fanout", fan, (size_t) nf);
 	emit("fanout", n, "missing", missing);
