@@ -187,6 +187,7 @@ if (wLabels.length || many) {
     p(`| server CPU per delivered message (µs, every process) | ${fmt(g('fanout', 'cpu_us_per_msg'))} |`);
     p(`| load generator CPU per delivered message (µs, every process) | ${fmt(g('fanout', 'loadgen_cpu_us_per_msg'))} |`);
     p(`| messages missing (flips × clients − received) | ${fmt(g('fanout', 'missing'), 0)} |`);
+    p(`| clients the server closed, from the connect to the last flip | ${fmt(g('fanout', 'lost'), 0)} |`);
     p(`| the floor | not run: one process, at most 20,000 descriptors (~19,900 clients) |`);
     p();
   }
