@@ -97,12 +97,12 @@ static const char *opt_token;	/* sent as Authorization: Bearer when given */
 static Conn *conns;
 int			nconns_max;
 static int	nstarted;			/* conns[0..nstarted) have been used */
-int	nready;				/* open and had a snapshot */
+int			nready;			/* open and had a snapshot */
 static int	ninflight;			/* connecting or waiting for the snapshot */
-int	nfailed;			/* connection attempts that failed */
-int	nlost;				/* ready clients the server closed */
-int	nprotocol_errors;	/* frames that made no sense (clients dropped) */
-int64_t last_ready_t;
+int			nfailed;		/* connection attempts that failed */
+int			nlost;			/* ready clients the server closed */
+int			nprotocol_errors;	/* frames that made no sense (clients dropped) */
+int64_t		last_ready_t;
 static int	epfd;
 static int	main_efd;			/* the flipper wakes the loop */
 static int	flip_efd;			/* the loop wakes the flipper */
@@ -111,14 +111,14 @@ static char handshake[512];
 static size_t handshake_len;
 
 /* Receipts */
-VStat *vring;
+VStat	   *vring;
 static Sample *samples;
 static size_t nsamples;
-int	sample_every = 1;
-uint64_t received_changes;
+int			sample_every = 1;
+uint64_t	received_changes;
 
 /* Flipper */
-PGconn *pg;
+PGconn	   *pg;
 static Flip *flips;
 static int	flip_count;
 static double flip_rate;
