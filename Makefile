@@ -224,9 +224,9 @@ tests/tools/toggles_listen: tests/tools/toggles_listen.c
 tests/tools/netlab_ctl: tests/tools/netlab_ctl.c
 	$(CC) -std=c11 -g -O2 $(WARNINGS) -o $@ $<
 
-tests/tools/loadgen: bench/loadgen/loadgen.c
-	$(CC) -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ $< \
-		-L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread -lm
+tests/tools/loadgen: $(wildcard bench/loadgen/*.c bench/loadgen/*.h)
+	$(CC) -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -I$(shell $(PG_CONFIG) --includedir) -o $@ \
+		$(filter %.c,$^) -L$(shell $(PG_CONFIG) --libdir) -lpq -lpthread -lm
 
 test-tools: $(TEST_TOOLS)
 
