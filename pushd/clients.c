@@ -161,6 +161,33 @@ close_soon(Client *c, int code, const char *reason)
 	c->close_by_us = now_us() + CLOSE_WAIT_US;
 }
 
+static int	write_msg(Client *c, Msg *msg);
+
+/*
+ * write_now writes a broadcast message at once to a WebSocket client that is owed nothing
+ * else and has nothing left in lws's buffer, as the floor server does: no trip through
+ * poll(), which scans every descriptor, and no POLLOUT switched on and off per client.
+ * lws 4.1.6 allows a write outside WRITEABLE on an h1 connection: lws_issue_raw keeps what
+ * the kernel did not take and asks for WRITEABLE itself, and until that has gone the
+ * client's messages wait in its ring.  False: the message is to be queued.
+ */
+static bool
+write_now(Client *c, Msg *msg)
+{
+	if (c->sse || c->closing || has_output(c) || !pushd.cache.loaded ||
+		lws_partial_buffered(c->wsi))
+		return false;
+	if (write_msg(c, msg) < 0)
+	{
+		/* The connection failed: lws finds it closed, or the sweep hangs up on it. */
+		close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
+		return true;
+	}
+	if (!lws_partial_buffered(c->wsi))
+		c->last_writable = now_us();
+	return true;
+}
+
 /* enqueue_for gives one client a broadcast message, coalescing when it lags. */
 static void
 enqueue_for(Client *c, Msg *msg)
@@ -187,6 +214,8 @@ enqueue_for(Client *c, Msg *msg)
 	}
 	if (c->needs_snapshot || c->coalesce)
 		return;					/* what it will get covers this message too */
+	if (write_now(c, msg))
+		return;
 	if (!queue_push(c, msg))
 	{
 		metrics.coalesced++;
@@ -869,6 +898,10 @@ clients_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, 
 		case LWS_CALLBACK_RECEIVE:
 			liveness_heard(c);
 			return client_receive(c, in, len);
+		case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+			/* lws answers the close: nothing may follow it, not even a write_now. */
+			c->closing = true;
+			break;
 		case LWS_CALLBACK_RECEIVE_PONG:
 			liveness_heard(c);
 			break;
