@@ -88,7 +88,7 @@ PUSHD_OBJS = $(patsubst %.c,%.o,$(wildcard pushd/*.c)) \
 PUSHD_CFLAGS = -std=c11 -D_GNU_SOURCE -g -O2 $(WARNINGS) -Icommon -I$(shell $(PG_CONFIG) --includedir) \
 	$(shell pkg-config --cflags libwebsockets libcjson) -DPUSHD_VERSION='"$(EXTVERSION)"' \
 	$(PUSHD_EXTRA_CFLAGS)
-PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl)
+PUSHD_LIBS = -L$(shell $(PG_CONFIG) --libdir) -lpq $(shell pkg-config --libs libwebsockets libcjson openssl libuv)
 # A packager's compiler and linker flags (debian/rules: dpkg-buildflags) go in these two.
 PUSHD_EXTRA_CFLAGS =
 PUSHD_LDFLAGS =

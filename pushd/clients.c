@@ -35,6 +35,18 @@
 static lws_dll2_owner_t all_clients;	/* Client.list, newest first */
 static int	nwaiting;			/* clients waiting for a version from ahead */
 
+/*
+ * What a client that resumed from ahead of this node waits for (docs/protocol.md, "Never
+ * backwards"): allocated only while it waits, so that other clients do not carry it.
+ */
+typedef struct Ahead
+{
+	Client	   *client;
+	int64_t		version;		/* the version it has */
+	lws_sorted_usec_list_t timer;	/* --future-wait */
+	char		epoch[];		/* of that version */
+} Ahead;
+
 static void admitted_drop(void);
 static uint64_t next_id = 1;
 
@@ -194,7 +206,7 @@ enqueue_for(Client *c, Msg *msg)
 {
 	int64_t		stalled;
 
-	if (c->close_code || c->waiting_future)
+	if (c->close_code || c->ahead)
 		return;
 	/* A schedule change repeats the version the client has; anything else is newer. */
 	if (msg->version < c->sent_version || (msg->version == c->sent_version && !msg->schedule))
@@ -205,7 +217,7 @@ enqueue_for(Client *c, Msg *msg)
 		stalled > (int64_t) pushd.cfg.max_stall_s * 1000000)
 	{
 		log_warn("client %llu (%s): culled, took nothing for %lld s, %zu bytes behind",
-				 (unsigned long long) c->id, c->peer, (long long) (stalled / 1000000),
+				 (unsigned long long) c->id, CLIENT_PEER(c), (long long) (stalled / 1000000),
 				 c->behind_bytes);
 		metrics.culled++;
 		queue_clear(c);
@@ -256,29 +268,28 @@ client_leave(Client *c)
 static void
 stop_waiting(Client *c)
 {
-	if (!c->waiting_future)
+	if (c->ahead == NULL)
 		return;
-	c->waiting_future = false;
 	nwaiting--;
-	free(c->resume_epoch);
-	c->resume_epoch = NULL;
-	lws_sul_cancel(&c->future_timer);
+	lws_sul_cancel(&c->ahead->timer);
+	free(c->ahead);
+	c->ahead = NULL;
 }
 
 /* caught_up: the node has reached what a waiting client came with. */
 static bool
 caught_up(const Client *c)
 {
-	return strcmp(c->resume_epoch, pushd.cache.epoch) == 0 &&
-		pushd.cache.version >= c->resume_from;
+	return strcmp(c->ahead->epoch, pushd.cache.epoch) == 0 &&
+		pushd.cache.version >= c->ahead->version;
 }
 
 /* resume_now lets a client that came from ahead go on: what changed after its version. */
 static void
 resume_now(Client *c)
 {
+	c->sent_version = c->ahead->version;
 	stop_waiting(c);
-	c->sent_version = c->resume_from;
 	c->coalesce = true;
 	want_write(c);
 }
@@ -291,7 +302,7 @@ clients_version_advanced(void)
 	if (nwaiting == 0)
 		return;
 	for (c = clients_first(); c != NULL; c = clients_next(c))
-		if (c->waiting_future && caught_up(c))
+		if (c->ahead && caught_up(c))
 			resume_now(c);
 }
 
@@ -306,7 +317,7 @@ clients_resync_all(void)
 			continue;
 		queue_clear(c);
 		c->coalesce = false;
-		if (c->waiting_future)
+		if (c->ahead)
 		{
 			/*
 			 * A client from ahead: a snapshot now could be older than what it has.  It
@@ -319,7 +330,7 @@ clients_resync_all(void)
 				resume_now(c);
 				continue;
 			}
-			switch (epoch_order(c->resume_epoch, pushd.cache.epoch))
+			switch (epoch_order(c->ahead->epoch, pushd.cache.epoch))
 			{
 				case EPOCH_SAME:
 				case EPOCH_LATER:
@@ -352,13 +363,11 @@ clients_close_all(void)
 static void
 future_expired(lws_sorted_usec_list_t *sul)
 {
-	Client	   *c = lws_container_of(sul, Client, future_timer);
+	Client	   *c = lws_container_of(sul, Ahead, timer)->client;
 
-	if (!c->waiting_future)
-		return;
 	log_info("client %llu (%s): version %lld of epoch %s not reached within %d ms (at %lld of %s), "
-			 "closing (1013)", (unsigned long long) c->id, c->peer, (long long) c->resume_from,
-			 c->resume_epoch, pushd.cfg.future_wait_ms, (long long) pushd.cache.version,
+			 "closing (1013)", (unsigned long long) c->id, CLIENT_PEER(c), (long long) c->ahead->version,
+			 c->ahead->epoch, pushd.cfg.future_wait_ms, (long long) pushd.cache.version,
 			 pushd.cache.epoch);
 	metrics.future_closes++;
 	clients_close(c, CLOSE_TRY_AGAIN, "version not reached yet");
@@ -388,18 +397,20 @@ start_stream(Client *c, const char *since, const char *want_epoch)
 		c->needs_snapshot = true;
 		return;
 	}
-	c->resume_from = v;
 	if (order == EPOCH_LATER || v > pushd.cache.version)
 	{
-		c->resume_epoch = strdup(want_epoch);
-		if (c->resume_epoch == NULL)
+		size_t		elen = strlen(want_epoch) + 1;
+
+		if ((c->ahead = calloc(1, sizeof(Ahead) + elen)) == NULL)
 		{
 			close_soon(c, CLOSE_TRY_AGAIN, "out of memory");
 			return;
 		}
-		c->waiting_future = true;
+		c->ahead->client = c;
+		c->ahead->version = v;
+		memcpy(c->ahead->epoch, want_epoch, elen);
 		nwaiting++;
-		lws_sul_schedule(pushd.context, 0, &c->future_timer, future_expired,
+		lws_sul_schedule(pushd.context, 0, &c->ahead->timer, future_expired,
 						 (lws_usec_t) pushd.cfg.future_wait_ms * LWS_US_PER_MS);
 		return;
 	}
@@ -481,7 +492,7 @@ client_attach(Client *c, Group *g, const char *since, const char *epoch)
 	client_join(c, g);
 	start_stream(c, since, epoch);
 	registry_client_open(c);
-	log_debug("client %llu (%s): connected", (unsigned long long) c->id, c->peer);
+	log_debug("client %llu (%s): connected", (unsigned long long) c->id, CLIENT_PEER(c));
 	if (pushd.cache.loaded && has_output(c))
 		want_write(c);
 }
@@ -509,11 +520,6 @@ client_init(Client *c, struct lws *wsi, bool sse)
 
 		setsockopt(lws_get_socket_fd(wsi), SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
 	}
-	if (!limits_client_address(wsi, c->peer, sizeof(c->peer)))
-		lws_get_peer_simple(wsi, c->peer, sizeof(c->peer));
-	/* An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d; keep a.b.c.d. */
-	if (strncmp(c->peer, "::ffff:", 7) == 0 && strchr(c->peer + 7, '.') != NULL)
-		memmove(c->peer, c->peer + 7, strlen(c->peer + 7) + 1);
 	c->connected_us = wall_clock_us();
 	/* Only the connection row shows it. */
 	if (pushd.cfg.track_connections)
@@ -562,8 +568,18 @@ client_closed(Client *c)
 	free(c->queue);
 	free(c->rx);
 	free(c->user_agent);
-	log_debug("client %llu (%s): closed", (unsigned long long) c->id, c->peer);
+	log_debug("client %llu (%s): closed", (unsigned long long) c->id, CLIENT_PEER(c));
 	c->wsi = NULL;
+}
+
+const char *
+clients_peer(const Client *c, char *text, size_t size)
+{
+	if (c->wsi)
+		limits_client_text(c->wsi, text, size);
+	else
+		text[0] = '\0';
+	return text;
 }
 
 void
@@ -600,17 +616,21 @@ is_stale(const Client *c, const Msg *msg)
 }
 
 /*
- * close_at_shutdown writes the close frame itself and lets the connection go without
- * waiting for the client's answer (returning -1 with no close reason left to lws: it
- * shuts the socket down and frees it at once).  lws's own close handshake arms two
- * timeouts per client, each a sorted insertion behind every other closing client's:
- * closing 19,000 clients at once took 30-60 s of CPU, far past the shutdown grace.
+ * close_now writes the close frame itself and lets the connection go without waiting for
+ * the client's answer (returning -1 with no close reason left to lws: it shuts the socket
+ * down, which sends the frame before the FIN, and frees it at once).  Not lws's own close
+ * handshake (lws_close_reason and -1), for two reasons found in lws 4.1.6:
+ * - it arms two timeouts per client, each a sorted insertion behind every other closing
+ *   client's: closing 19,000 clients at once (a shutdown, an outage) took 30-60 s of CPU;
+ * - Debian builds it with _DEBUG, and on libuv (loop.c) a close from WRITEABLE is then
+ *   made twice in a row ("uv repeat test", core-net/service.c), the second one killing the
+ *   connection before the close frame was written: the client saw 1006, not the code.
  */
 /* lws 4.1.6 keeps the close frame's write type private (roles/ws/private-lib-roles-ws.h). */
 #define LWS_4_1_WRITE_CLOSE ((enum lws_write_protocol) 4)
 
 static int
-close_at_shutdown(Client *c)
+close_now(Client *c)
 {
 	unsigned char frame[LWS_PRE + 125];
 	size_t		reason_len = strlen(c->close_reason);
@@ -636,14 +656,8 @@ write_next(Client *c)
 		return 0;
 	if (c->close_code && c->sse)
 		return sse_end(c, c->close_code);
-	if (c->close_code && pushd.shutting_down)
-		return close_at_shutdown(c);
 	if (c->close_code)
-	{
-		lws_close_reason(c->wsi, c->close_code, (unsigned char *) c->close_reason,
-						 strlen(c->close_reason));
-		return -1;
-	}
+		return close_now(c);
 	if (c->ping_due)
 	{
 		/* Not empty: lws 4.1.6 passes an empty pong to nobody (ops-ws.c, already_done). */
@@ -784,7 +798,7 @@ change_context(Client *c, const char *raw, size_t len)
 	g = group_acquire(raw, len, c->group ? c->group->scope : NULL, err, sizeof(err));
 	if (g == NULL)
 	{
-		log_debug("client %llu (%s): context refused: %s", (unsigned long long) c->id, c->peer, err);
+		log_debug("client %llu (%s): context refused: %s", (unsigned long long) c->id, CLIENT_PEER(c), err);
 		reply_error(c, "invalid_context", err);
 		return;
 	}
@@ -817,7 +831,7 @@ client_message(Client *c)
 	}
 	else
 	{
-		log_debug("client %llu (%s): unknown message", (unsigned long long) c->id, c->peer);
+		log_debug("client %llu (%s): unknown message", (unsigned long long) c->id, CLIENT_PEER(c));
 		reply(c, kind == MSG_INVALID_JSON
 			  ? "{\"type\":\"error\",\"error\":\"invalid_json\",\"message\":\"messages are JSON objects\"}"
 			  : "{\"type\":\"error\",\"error\":\"unknown_message\",\"message\":"
@@ -836,7 +850,7 @@ client_receive(Client *c, const void *in, size_t len)
 	if (c->rx_len + len > (size_t) pushd.cfg.max_client_frame)
 	{
 		log_info("client %llu (%s): message over %d bytes, closing", (unsigned long long) c->id,
-				 c->peer, pushd.cfg.max_client_frame);
+				 CLIENT_PEER(c), pushd.cfg.max_client_frame);
 		limit_counters.messages_too_big++;
 		clients_abort(c, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too big");
 		return -1;
@@ -960,7 +974,7 @@ clients_tokens_changed(void)
 		}
 		else if (verdict != TOKEN_OK)
 		{
-			log_info("client %llu (%s): %s", (unsigned long long) c->id, c->peer,
+			log_info("client %llu (%s): %s", (unsigned long long) c->id, CLIENT_PEER(c),
 					 token_verdict_text(verdict));
 			close_soon(c, CLOSE_TOKEN, token_verdict_text(verdict));
 			metrics.token_closes++;

@@ -9,6 +9,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "conn_limits.h"
 #include "groups.h"
 #include "message.h"
 #include "metrics.h"
@@ -33,7 +34,6 @@ typedef struct Client
 	lws_dll2_t	list;			/* every client (clients_first, clients_next) */
 	struct lws *wsi;
 	uint64_t	id;
-	char		peer[48];		/* INET6_ADDRSTRLEN fits */
 	char	   *user_agent;		/* NULL unless connections are tracked */
 	int64_t		token_id;		/* the token it was admitted with; 0: anonymous */
 	int64_t		connected_us;	/* wall clock, for connected_at */
@@ -51,10 +51,7 @@ typedef struct Client
 	size_t		behind_bytes;	/* bytes of messages broadcast since its last write */
 	int64_t		last_writable;	/* when it last drained what it was sent (now_us) */
 
-	bool		waiting_future;
-	int64_t		resume_from;
-	char	   *resume_epoch;	/* while waiting: the epoch of resume_from */
-	lws_sorted_usec_list_t future_timer;
+	struct Ahead *ahead;		/* resumed from ahead: waits for that version (clients.c) */
 
 	int			close_code;		/* nonzero: close with it at the next write */
 	const char *close_reason;
@@ -76,6 +73,14 @@ typedef struct Client
 } Client;
 
 extern int	clients_count(void);
+
+/*
+ * clients_peer writes c's address as text into text (PEER_TEXT_MAX bytes: conn_limits.h;
+ * empty when there is none); CLIENT_PEER(c) does it into a buffer that lives as long as
+ * the enclosing block, for a log line.
+ */
+extern const char *clients_peer(const Client *c, char *text, size_t size);
+#define CLIENT_PEER(c) clients_peer((c), (char [PEER_TEXT_MAX]) {0}, PEER_TEXT_MAX)
 
 /* The row of /metrics of the clients (metrics_register). */
 extern const MetricDef clients_rows[];

@@ -27,12 +27,11 @@ LimitCounters limit_counters;
 typedef struct Conn
 {
 	struct lws *wsi;
-	int			fd;
-	struct in6_addr counted;	/* the address it is counted under (shared.c) */
+	/* The address it is counted under (shared.c): X-Forwarded-For's once forwarded. */
+	struct in6_addr counted;
 	bool		established;
 	bool		via_proxy;		/* accepted from --trusted-proxies */
-	bool		forwarded;		/* client holds the address X-Forwarded-For named */
-	struct in6_addr client;
+	bool		forwarded;		/* counted is the address X-Forwarded-For named */
 	lws_dll2_t	handshaking;	/* in the handshakes list until established */
 	int64_t		deadline_us;	/* when its handshake times out */
 	double		tokens;			/* client frame bucket */
@@ -40,6 +39,7 @@ typedef struct Conn
 } Conn;
 
 static Conn *pending;			/* accepted, not yet claimed by limits_attach */
+static int	pending_fd;			/* its descriptor */
 static Acl	proxies_acl;			/* empty: no proxy is trusted */
 
 static double catchup_tokens = -1;	/* < 0: full, set at first use */
@@ -163,11 +163,11 @@ limits_accept(int fd)
 	}
 	conn->counted = addr;
 	conn->via_proxy = via_proxy;
-	conn->fd = fd;
 	conn->tokens = pushd.cfg.client_messages_per_second;
 	conn->refilled_us = now_us();
 	limit_counters.accepted++;
 	pending = conn;
+	pending_fd = fd;
 	return 0;
 }
 
@@ -190,7 +190,7 @@ handshakes_due(lws_sorted_usec_list_t *sul)
 		handshake_end(conn);
 		limit_counters.handshake_timeouts++;
 		log_debug("connection fd %d: no upgrade or HTTP exchange finished within %d s, closing",
-				  conn->fd, pushd.cfg.handshake_timeout_s);
+				  (int) lws_get_socket_fd(conn->wsi), pushd.cfg.handshake_timeout_s);
 		lws_set_timeout(conn->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
 	}
 }
@@ -254,7 +254,7 @@ limits_detach(struct lws *wsi)
 	if (conn == NULL)
 	{
 		/* Adoption failed between the accept filter and limits_attach. */
-		if (pending && (lws_get_socket_fd(wsi) == pending->fd || lws_get_socket_fd(wsi) < 0))
+		if (pending && (lws_get_socket_fd(wsi) == pending_fd || lws_get_socket_fd(wsi) < 0))
 		{
 			conn_release(pending);
 			pending = NULL;
@@ -337,7 +337,7 @@ limits_forwarded(struct lws *wsi)
 	struct in6_addr addr;
 
 	if (conn == NULL || !conn->via_proxy || !last_forwarded(wsi, &addr) ||
-		(conn->forwarded && memcmp(&conn->client, &addr, sizeof(addr)) == 0))
+		(conn->forwarded && memcmp(&conn->counted, &addr, sizeof(addr)) == 0))
 		return 0;
 	switch (shared_addr_move(&conn->counted, &addr, pushd.cfg.max_connections_per_ip))
 	{
@@ -352,21 +352,23 @@ limits_forwarded(struct lws *wsi)
 			return 1;
 	}
 	conn->counted = addr;
-	conn->client = addr;
 	conn->forwarded = true;
 	return 0;
 }
 
-bool
-limits_client_address(struct lws *wsi, char *text, size_t size)
+void
+limits_client_text(struct lws *wsi, char *text, size_t size)
 {
 	Conn	   *conn = lws_get_opaque_user_data(wsi);
+	static const struct in6_addr none;
 
-	if (conn == NULL || !conn->forwarded)
-		return false;
-	if (IN6_IS_ADDR_V4MAPPED(&conn->client))
-		return inet_ntop(AF_INET, &conn->client.s6_addr[12], text, size) != NULL;
-	return inet_ntop(AF_INET6, &conn->client, text, size) != NULL;
+	text[0] = '\0';
+	if (conn == NULL || memcmp(&conn->counted, &none, sizeof(none)) == 0)
+		return;
+	if (IN6_IS_ADDR_V4MAPPED(&conn->counted))
+		inet_ntop(AF_INET, &conn->counted.s6_addr[12], text, size);
+	else
+		inet_ntop(AF_INET6, &conn->counted, text, size);
 }
 
 bool
@@ -380,7 +382,7 @@ limits_peer_allowed(struct lws *wsi, const Acl *acl)
 		return true;
 	if (conn && conn->forwarded)
 	{
-		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = conn->client};
+		struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_addr = conn->counted};
 
 		return acl_match(acl, (struct sockaddr *) &sin6);
 	}

@@ -65,8 +65,13 @@ extern void limits_on_handshake_done(void (*cb) (void));
  */
 extern int	limits_forwarded(struct lws *wsi);
 
-/* limits_client_address: the forwarded client address as text; false when there is none. */
-extern bool limits_client_address(struct lws *wsi, char *text, size_t size);
+/*
+ * limits_client_text: the client's address as text (IPv4 as a.b.c.d), X-Forwarded-For's
+ * once limits_forwarded took it; empty when there is none (a Unix socket).  size at least
+ * PEER_TEXT_MAX.
+ */
+#define PEER_TEXT_MAX 46		/* INET6_ADDRSTRLEN */
+extern void limits_client_text(struct lws *wsi, char *text, size_t size);
 
 /* limits_open_connections: TCP connections open now (a gauge). */
 extern int	limits_open_connections(void);

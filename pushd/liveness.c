@@ -55,7 +55,7 @@ sweep(lws_sorted_usec_list_t *sul)
 		if (silent >= dead_after)
 		{
 			log_info("client %llu (%s): no answer to a ping for %d s, closing as dead",
-					 (unsigned long long) c->id, c->peer, pushd.cfg.pong_timeout_s);
+					 (unsigned long long) c->id, CLIENT_PEER(c), pushd.cfg.pong_timeout_s);
 			dead_peers++;
 			c->closing = true;
 			/* No close frame: whoever could read it would have answered the ping. */

@@ -21,6 +21,7 @@
 #include "listener.h"
 #include "liveness.h"
 #include "log.h"
+#include "loop.h"
 #include "manpage.h"
 #include "metrics.h"
 #include "ofrep.h"
@@ -172,7 +173,7 @@ stream_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 				Client	   *c = user;
 
 				log_info("client %llu (%s): over --client-messages-per-second (%d), closing",
-						 (unsigned long long) c->id, c->peer, pushd.cfg.client_messages_per_second);
+						 (unsigned long long) c->id, CLIENT_PEER(c), pushd.cfg.client_messages_per_second);
 				clients_abort(c, CLOSE_TOO_MANY_MESSAGES, "too many messages");
 				return -1;
 			}
@@ -207,7 +208,7 @@ on_signal(int sig)
 		pushd.reload_requested = 1;
 	else
 		pushd.stop_requested = 1;
-	/* Wakes lws_service(); only writes to lws's event pipe. */
+	/* Wakes the event loop; only writes to lws's event pipe. */
 	if (pushd.context)
 		lws_cancel_service(pushd.context);
 }
@@ -319,7 +320,7 @@ setup(void)
 	 * those at a time, so the pool never runs dry and its memory is bounded.
 	 */
 	info.max_http_header_pool = (unsigned short) (pushd.cfg.max_handshakes + 1);
-	if (!limits_start() || !http_start() || !tls_configure(&info))
+	if (!limits_start() || !http_start() || !tls_configure(&info) || !loop_configure(&info))
 		return false;
 	origin_start();
 
@@ -383,7 +384,7 @@ run(void)
 {
 	while (!pushd.stop_requested)
 	{
-		if (lws_service(pushd.context, 0) < 0)
+		if (!loop_round())
 			break;
 		if (pushd.reload_requested)
 			reload();
@@ -399,7 +400,7 @@ teardown(void)
 	pushd.shutting_down = 1;
 	clients_close_all();
 	while (clients_count() > 0 && now_us() < deadline)
-		lws_service(pushd.context, 0);
+		loop_round();
 
 	worker_stop();
 	liveness_stop();
@@ -410,6 +411,7 @@ teardown(void)
 	outage_stop();
 	lws_context_destroy(pushd.context);
 	pushd.context = NULL;
+	loop_finish();
 	cache_free(&pushd.cache);
 	sync_free();
 	zoneinfo_free_default();

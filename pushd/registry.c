@@ -264,13 +264,14 @@ registration_json(const Client *client)
 	time_t		secs = (time_t) (client->connected_us / 1000000);
 	struct tm	tm;
 	char		stamp[24];
+	char		peer[PEER_TEXT_MAX];
 
 	gmtime_r(&secs, &tm);
 	strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%S", &tm);
 	textbuf_init(&json);
 	textbuf_printf(&json, "{\"id\":%llu,\"peer\":", (unsigned long long) client->id);
-	if (client->peer[0])
-		textbuf_json_string(&json, client->peer);
+	if (*clients_peer(client, peer, sizeof(peer)))
+		textbuf_json_string(&json, peer);
 	else
 		textbuf_puts(&json, "null");
 	textbuf_puts(&json, ",\"user_agent\":");
