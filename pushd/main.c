@@ -246,13 +246,17 @@ raise_fd_limit(void)
 {
 	struct rlimit rl;
 	rlim_t		want = (rlim_t) pushd.cfg.max_connections + 64;
+	/* With workers, the service holds the connections: each needs its share at least. */
+	rlim_t		share = (rlim_t) (pushd.cfg.max_connections + pushd.cfg.nworkers - 1) /
+		(rlim_t) pushd.cfg.nworkers + 64;
 
 	if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur >= want)
 		return;
 	rl.rlim_cur = rl.rlim_max == RLIM_INFINITY || rl.rlim_max > want ? want : rl.rlim_max;
-	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < want)
-		log_warn("descriptor limit %llu is below --max-connections (%d) + 64: raise ulimit -n",
-				 (unsigned long long) rl.rlim_cur, pushd.cfg.max_connections);
+	if (setrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur < share)
+		log_warn("descriptor limit %llu is below --max-connections (%d)%s + 64: raise ulimit -n",
+				 (unsigned long long) rl.rlim_cur, pushd.cfg.max_connections,
+				 pushd.cfg.nworkers > 1 ? " / --workers" : "");
 }
 
 /*
@@ -327,7 +331,8 @@ setup(void)
 	pushd.context = lws_create_context(&info);
 	if (pushd.context == NULL)
 	{
-		log_error("could not create the event loop (libwebsockets)");
+		log_error("could not create the event loop (libwebsockets on libuv: is the package "
+				  "libwebsockets-evlib-uv installed?)");
 		return false;
 	}
 	pushd.vhost = lws_get_vhost_by_name(pushd.context, "pushd");

@@ -12,6 +12,8 @@ packages=(
 	postgresql-server-dev-15 # server headers and PGXS
 	libpq-dev
 	libwebsockets-dev        # toggles-pushd
+	libwebsockets-evlib-uv   # toggles-pushd runs lws on libuv (pushd/loop.c): its plugin, loaded at run time
+	libuv1-dev               # toggles-pushd: pushd/loop.c owns the libuv loop
 	libcjson-dev             # toggles-pushd
 	libssl-dev               # toggles-pushd: SHA-256 of client tokens, TLS
 	libipc-run-perl          # PostgreSQL::Test::Cluster
