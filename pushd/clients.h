@@ -59,7 +59,7 @@ typedef struct Client
 	bool		closing;		/* its close frame is out: it is written nothing more */
 
 	int64_t		heard_us;		/* when it last sent anything (liveness.c) */
-	bool		ping_sent;		/* a ping went out since then */
+	int64_t		pinged_us;		/* when a ping went out since then; 0: none */
 	bool		ping_due;		/* the sweep asked for a ping */
 
 	bool		sse;			/* a Server-Sent Events stream (sse.h), not a WebSocket */

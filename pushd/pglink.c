@@ -864,7 +864,15 @@ pglink_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, v
 			{
 				raw = NULL;
 				raw_sock = -1;
-				attempt_failed("socket closed");
+				/*
+				 * On libuv, lws closes a descriptor that reports an error before anyone
+				 * reads it (a refused connect): libpq says what it was, and a connect still
+				 * under way is watched again.
+				 */
+				if (state == LINK_CONNECTING && conn != NULL)
+					connect_progress();
+				else
+					attempt_failed("socket closed");
 			}
 			break;
 		default:
