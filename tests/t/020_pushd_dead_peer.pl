@@ -72,10 +72,11 @@ is($pings, 1, 'one WebSocket ping, then the hang-up');
 # Sent once the client has been silent for --ping-interval: the sweep runs every second.
 ok(defined $ping_at && $ping_at >= $ping_interval - 0.2 && $ping_at <= $ping_interval + 1.5,
 	sprintf('the ping came after --ping-interval (%.1f s)', $ping_at // -1));
-# The bound of docs/operations.md: ping-interval + pong-timeout, plus one sweep (1 s).
-my $bound = $ping_interval + $pong_timeout + 1;
-ok($took >= $ping_interval + $pong_timeout - 0.2 && $took <= $bound + 1.0,
-	sprintf('closed %.1f s after connecting: within ping-interval + pong-timeout + 1 s sweep (%d s)',
+# The bound of docs/operations.md: ping-interval + pong-timeout, plus a sweep (1 s) for the
+# ping and one for the verdict; the slack is the test's own.
+my $bound = $ping_interval + $pong_timeout + 2;
+ok($took >= $ping_interval + $pong_timeout - 0.2 && $took <= $bound + 0.5,
+	sprintf('closed %.1f s after connecting: within ping-interval + pong-timeout + 2 sweeps (%d s)',
 		$took, $bound));
 is($pushd->metric('pushd_dead_peers_total'), 1, 'pushd_dead_peers_total counts it');
 cmp_ok($pushd->metric('pushd_pings_sent_total'), '>=', 1, 'pushd_pings_sent_total counts the ping');
