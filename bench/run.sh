@@ -217,19 +217,27 @@ w_workers=7
 if $run_main; then
 	echo "run,main,0,epoch_s,$(date +%s)" >>"$raw"
 	echo "run,main,0,quick,$($quick && echo 1 || echo 0)" >>"$raw"
-	for name in floor pushd node; do
-		# Fan-out first, so that its "0 clients" RSS is that of a fresh server.
-		start_server $name
-		loadgen $name fanout --steps $steps --repeat $repeat
-		loadgen $name latency --clients 1 --flips $lat_flips --rate 50
-		loadgen $name latency --clients $lat_many --flips $lat_flips --rate 50
-		for storm in $storms; do
-			loadgen $name storm --clients $storm --concurrency $storm_conc
+	# Each scenario meets the three servers one after the other, each started fresh (so the
+	# fan-out's "0 clients" RSS is that of a fresh server): the ratios compare servers
+	# measured within a minute of each other.  One server's whole series at a time left ten
+	# minutes between the floor's figures and pushd's, and this shared machine drifts by
+	# more than the targets' margins in that time (the floor's fan-out to 10,000 took 46 ms
+	# at the start of a run, 66 ms ten minutes later).
+	each_server() {
+		for name in floor pushd node; do
+			start_server $name
+			loadgen $name "$@"
+			stop_server
 		done
-		loadgen $name throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
-		loadgen $name connrate --clients $cr_clients --concurrency 200
-		stop_server
+	}
+	each_server fanout --steps $steps --repeat $repeat
+	each_server latency --clients 1 --flips $lat_flips --rate 50
+	each_server latency --clients $lat_many --flips $lat_flips --rate 50
+	for storm in $storms; do
+		each_server storm --clients $storm --concurrency $storm_conc
 	done
+	each_server throughput --clients $tp_clients --rates $tp_rates --duration $tp_secs --sample 20
+	each_server connrate --clients $cr_clients --concurrency 200
 	start_server pushd-untracked
 	loadgen pushd-untracked connrate --clients $cr_clients --concurrency 200
 	stop_server
