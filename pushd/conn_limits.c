@@ -272,14 +272,15 @@ limits_open_connections(void)
 }
 
 /* refill adds rate tokens per second since *refilled_us, up to one second's worth. */
+/* refill adds what rate (tokens a second) gave since the last refill, up to cap. */
 static void
-refill(double *tokens, int64_t *refilled_us, int rate)
+refill(double *tokens, int64_t *refilled_us, double rate, double cap)
 {
 	int64_t		now = now_us();
 
 	*tokens += (double) (now - *refilled_us) * rate / 1e6;
-	if (*tokens > rate)
-		*tokens = rate;
+	if (*tokens > cap)
+		*tokens = cap;
 	*refilled_us = now;
 }
 
@@ -291,7 +292,7 @@ limits_client_frame(struct lws *wsi)
 
 	if (conn == NULL || rate == 0)
 		return true;
-	refill(&conn->tokens, &conn->refilled_us, rate);
+	refill(&conn->tokens, &conn->refilled_us, rate, rate);
 	if (conn->tokens >= 1)
 	{
 		conn->tokens -= 1;
@@ -393,14 +394,20 @@ limits_peer_allowed(struct lws *wsi, const Acl *acl)
 bool
 limits_catchup_allowed(int64_t *wait_us)
 {
-	int			rate = pushd.cfg.max_catchups_per_second;
+	/*
+	 * The setting is the service's: with --workers each worker's link takes its share, so
+	 * that the database sees no more reads than it says whatever the number of workers
+	 * (a bucket of at least one read, or a share under one would never fill).
+	 */
+	double		rate = (double) pushd.cfg.max_catchups_per_second / pushd.cfg.nworkers;
+	double		cap = rate > 1 ? rate : 1;
 
 	if (catchup_tokens < 0)
 	{
-		catchup_tokens = rate;
+		catchup_tokens = cap;
 		catchup_refilled_us = now_us();
 	}
-	refill(&catchup_tokens, &catchup_refilled_us, rate);
+	refill(&catchup_tokens, &catchup_refilled_us, rate, cap);
 	if (catchup_tokens >= 1)
 	{
 		catchup_tokens -= 1;

@@ -42,7 +42,7 @@ my $db = 'host=127.0.0.1 port=' . $node->port . ' dbname=postgres';
 my $pushd = PushdHelper->start($node, node => 'wk', db => $db,
 	args => [ '--workers', '2', '--worker-timeout', '2', '--config', $conf,
 		'--register-interval', '50', '--reconnect-min', '4000', '--reconnect-max', '4000',
-		'--future-wait', '3000' ]);
+		'--future-wait', '3000', '--max-catchups-per-second', '4' ]);
 my $port = $pushd->port;
 
 # worker_pid(k): the pid of worker k's latest start, from the parent's log.
@@ -292,6 +292,27 @@ sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
 ($said, $waited) = answers($pending);
 is($said, '200/v' . ($v + 1), 'If-None-Match of the next version, which then arrives: 200 with the new body from every answer');
 cmp_ok($waited, '<', 2.9, sprintf('... as soon as the workers have it (%.1f s)', $waited));
+
+# --- max-catchups-per-second is the service's -----------------------------------------------
+# 60 notifications over ~3 s (forged: each makes every worker read the log, as any NOTIFY
+# does). Each worker's link takes its share (2 a second); per worker, the service would read
+# twice what the setting says (up to ~32 reads here, not ~16).
+{
+	my $reads = sub { $pushd->metric('pushd_catchups_total') // 0 };
+	my $before = $reads->();
+	my $delayed_before = $pushd->metric('pushd_catchups_delayed_total') // 0;
+	my $t0 = time;
+	sql(q{DO $$ BEGIN FOR i IN 1..60 LOOP
+		PERFORM pg_notify('toggles', '{"v":1,"version":1}'); COMMIT; PERFORM pg_sleep(0.05);
+	END LOOP; END $$});
+	my $elapsed = time - $t0;
+	PushdHelper::pump(1.5);    # the last delayed reads
+	my $n = $reads->() - $before;
+	# Each worker's bucket starts full (2 reads), then 4 a second for the service.
+	cmp_ok($n, '<=', 4 * ($elapsed + 1.5) + 4,
+		sprintf('a flood of notifications over %.1f s: %d reads of the log by the service, at most 4 a second', $elapsed, $n));
+	cmp_ok($pushd->metric('pushd_catchups_delayed_total') // 0, '>', $delayed_before, '... the rest waited');
+}
 
 # --- SIGTERM drains every worker -----------------------------------------------------------
 my @last = map { PushdHelper::Client->connect($pushd->ws_url, local_address => '127.0.0.' . (2 + $_ % 4)) } 1 .. 10;
