@@ -271,8 +271,7 @@ limits_open_connections(void)
 	return shared_worker_connections(shared_worker());
 }
 
-/* refill adds rate tokens per second since *refilled_us, up to one second's worth. */
-/* refill adds what rate (tokens a second) gave since the last refill, up to cap. */
+/* refill adds what rate (tokens a second) gave since *refilled_us, up to cap. */
 static void
 refill(double *tokens, int64_t *refilled_us, double rate, double cap)
 {
