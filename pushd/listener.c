@@ -38,7 +38,8 @@
 
 /*
  * After accept() failed for want of descriptors, how long accepting rests: the queued
- * connection keeps the socket readable, and poll() would otherwise return at once, forever.
+ * connection keeps the socket readable, and the event loop would otherwise wake at once,
+ * forever.
  */
 #define ACCEPT_RETRY_US (100 * 1000)
 
