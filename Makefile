@@ -193,8 +193,10 @@ tests/unit/test_metrics: tests/unit/test_metrics.c $(TEST_METRICS_SRCS) $(wildca
 tests/unit/test_epoch_order: tests/unit/test_epoch_order.c pushd/epoch_order.c pushd/epoch_order.h
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_epoch_order.c pushd/epoch_order.c -lcmocka
 
-tests/unit/test_etag: tests/unit/test_etag.c pushd/etag.c pushd/etag.h pushd/epoch_order.c pushd/epoch_order.h
-	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_etag.c pushd/etag.c pushd/epoch_order.c -lcmocka
+tests/unit/test_etag: tests/unit/test_etag.c pushd/etag.c pushd/etag.h pushd/epoch_order.c pushd/epoch_order.h \
+		common/tg_json.c common/tg_json.h
+	$(CC) $(UNIT_CFLAGS) -Ipushd -Icommon -o $@ tests/unit/test_etag.c pushd/etag.c pushd/epoch_order.c \
+		common/tg_json.c -lcmocka
 
 tests/unit/test_shared: tests/unit/test_shared.c pushd/shared.c pushd/shared.h pushd/log.c pushd/log.h pushd/config.c pushd/acl.c
 	$(CC) $(UNIT_CFLAGS) -Ipushd -o $@ tests/unit/test_shared.c pushd/shared.c pushd/log.c \
@@ -310,7 +312,7 @@ FUZZ_CONTEXT_SRCS = tests/fuzz/take_context.c pushd/context.c pushd/encode.c pus
 FUZZ_SRCS_message = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_query = pushd/client_input.c $(FUZZ_CONTEXT_SRCS)
 FUZZ_SRCS_ofrep = pushd/ofrep_body.c $(FUZZ_CONTEXT_SRCS)
-FUZZ_SRCS_etag = pushd/etag.c pushd/epoch_order.c
+FUZZ_SRCS_etag = pushd/etag.c pushd/epoch_order.c common/tg_json.c
 
 FUZZ_TARGETS ?= $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_SECONDS ?= 60

@@ -134,8 +134,8 @@ is_digit(unsigned char c)
 	return c >= '0' && c <= '9';
 }
 
-static int
-hex_value(unsigned char c)
+int
+tg_hex_value(unsigned char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -155,7 +155,7 @@ read_hex4(const unsigned char *s)
 
 	for (i = 0; i < 4; i++)
 	{
-		int			h = hex_value(s[i]);
+		int			h = tg_hex_value(s[i]);
 
 		if (h < 0)
 			return -1;

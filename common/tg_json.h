@@ -30,6 +30,9 @@ typedef struct TgArena
 
 extern void tg_arena_init(TgArena *arena, const TgHooks *hooks);
 
+/* tg_hex_value: the value of hex digit c, or -1. */
+extern int	tg_hex_value(unsigned char c);
+
 /* tg_arena_alloc: size bytes aligned for any member type, or NULL when out of memory. */
 extern void *tg_arena_alloc(TgArena *arena, size_t size);
 extern char *tg_arena_strndup(TgArena *arena, const char *s, size_t len);

@@ -6,6 +6,7 @@
 
 #include "epoch_order.h"
 #include "etag.h"
+#include "tg_json.h"
 
 bool
 etag_format(char *out, size_t size, const char *epoch, int64_t version, uint64_t hash)
@@ -20,19 +21,6 @@ etag_format(char *out, size_t size, const char *epoch, int64_t version, uint64_t
 		return false;
 	}
 	return true;
-}
-
-/* hex_value: the value of hex digit c, or -1. */
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
 }
 
 /* epoch_char: a character an epoch may have (toggles.epoch() has digits, hex and dashes). */
@@ -75,7 +63,7 @@ etag_parse(const char *text, size_t len, StateTag *tag)
 	hash_dash = inner + inner_len - 17;
 	for (i = 1; i <= 16; i++)
 	{
-		int			v = hex_value(hash_dash[i]);
+		int			v = tg_hex_value((unsigned char) hash_dash[i]);
 
 		if (v < 0)
 			return false;
