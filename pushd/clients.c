@@ -485,7 +485,14 @@ clients_confirm_upgrade(struct lws *wsi)
 	return 0;
 }
 
-/* client_attach makes c a member of g (taking over the reference) and starts its stream. */
+static int	write_next(Client *c);
+
+/*
+ * client_attach makes c a member of g (taking over the reference) and starts its stream.
+ * A WebSocket client gets its first message at once, from ESTABLISHED, after the 101
+ * lws has just written (as write_now does for a change): a storm then costs no POLLOUT
+ * switched on and off and no trip through the event loop per client.
+ */
 static void
 client_attach(Client *c, Group *g, const char *since, const char *epoch)
 {
@@ -493,8 +500,12 @@ client_attach(Client *c, Group *g, const char *since, const char *epoch)
 	start_stream(c, since, epoch);
 	registry_client_open(c);
 	log_debug("client %llu (%s): connected", (unsigned long long) c->id, CLIENT_PEER(c));
-	if (pushd.cache.loaded && has_output(c))
+	if (!pushd.cache.loaded || !has_output(c))
+		return;
+	if (c->sse || c->close_code || lws_partial_buffered(c->wsi))
 		want_write(c);
+	else if (write_next(c) < 0)
+		close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "write failed");
 }
 
 /* client_init: a new client of wsi, in the list, in no group yet. */
