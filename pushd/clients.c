@@ -184,7 +184,7 @@ static int	write_msg(Client *c, Msg *msg);
  * client's messages wait in its ring.  False: the message is to be queued.
  */
 static bool
-write_now(Client *c, Msg *msg)
+write_now(Client *c, Msg *msg, int64_t now)
 {
 	if (c->sse || c->closing || has_output(c) || !pushd.cache.loaded ||
 		lws_partial_buffered(c->wsi))
@@ -196,13 +196,16 @@ write_now(Client *c, Msg *msg)
 		return true;
 	}
 	if (!lws_partial_buffered(c->wsi))
-		c->last_writable = now_us();
+		c->last_writable = now;
 	return true;
 }
 
-/* enqueue_for gives one client a broadcast message, coalescing when it lags. */
+/*
+ * enqueue_for gives one client a broadcast message, coalescing when it lags; now is the
+ * broadcast's time, read once for all its clients.
+ */
 static void
-enqueue_for(Client *c, Msg *msg)
+enqueue_for(Client *c, Msg *msg, int64_t now)
 {
 	int64_t		stalled;
 
@@ -212,7 +215,7 @@ enqueue_for(Client *c, Msg *msg)
 	if (msg->version < c->sent_version || (msg->version == c->sent_version && !msg->schedule))
 		return;
 	c->behind_bytes += msg->len;
-	stalled = now_us() - c->last_writable;
+	stalled = now - c->last_writable;
 	if (c->behind_bytes > (size_t) pushd.cfg.max_backlog_bytes &&
 		stalled > (int64_t) pushd.cfg.max_stall_s * 1000000)
 	{
@@ -226,7 +229,7 @@ enqueue_for(Client *c, Msg *msg)
 	}
 	if (c->needs_snapshot || c->coalesce)
 		return;					/* what it will get covers this message too */
-	if (write_now(c, msg))
+	if (write_now(c, msg, now))
 		return;
 	if (!queue_push(c, msg))
 	{
@@ -240,9 +243,12 @@ enqueue_for(Client *c, Msg *msg)
 void
 clients_broadcast_group(Group *group, Msg *msg)
 {
+	/* One clock read per broadcast: a stall is judged in seconds (--max-stall). */
+	int64_t		now = now_us();
+
 	lws_start_foreach_dll(struct lws_dll2 *, d, lws_dll2_get_head(&group->members))
 	{
-		enqueue_for(lws_container_of(d, Client, group_member), msg);
+		enqueue_for(lws_container_of(d, Client, group_member), msg, now);
 	}
 	lws_end_foreach_dll(d);
 }
