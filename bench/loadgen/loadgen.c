@@ -871,10 +871,9 @@ scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle
 	{
 		int			n = steps[s];
 		double		secs = connect_clients(n, concurrency, 180);
-		long		rss;
 		int64_t		cpu0, cpu1, own0, own1;
 		int64_t    *fan;
-		int			nf = 0, fewest, most;
+		int			nf = 0;
 		double		missing = 0;
 
 		if (secs < 0)
@@ -884,16 +883,7 @@ scenario_fanout(int *steps, int nsteps, int repeat, int concurrency, double idle
 		}
 		emit("fanout", n, "connect_s", secs);
 		pump_for(1.0);
-		if (server_fds(&fewest, &most))
-		{
-			/* How evenly the kernel spread the clients over the server's processes. */
-			emit("memory", n, "child_fds_min", fewest);
-			emit("memory", n, "child_fds_max", most);
-		}
-		rss = server_rss_kib();
-		emit("memory", n, "rss_kib", (double) rss);
-		if (rss0 > 0)
-			emit("memory", n, "bytes_per_conn", (double) (rss - rss0) * 1024.0 / n);
+		emit_server_memory(n, rss0);
 		if (idle_s > 0)
 		{
 			int			lost_before = nlost;

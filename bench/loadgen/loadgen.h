@@ -41,7 +41,7 @@ extern void emit_idle(int n, long rss0, double idle_s, int lost);
 extern long server_rss_kib(void);
 extern int64_t server_cpu_ns(void);
 extern int64_t process_cpu_ns(int pid);
-extern bool server_fds(int *fewest, int *most);
+extern void emit_server_memory(int n, long rss0);
 extern void loop_open(void);
 extern double connect_clients(int target, int concurrency, double timeout_s);
 extern void pump(int timeout_ms);

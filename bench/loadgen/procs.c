@@ -316,10 +316,9 @@ static bool
 step(int n, int repeat, int concurrency, double idle_s, long rss0)
 {
 	double		secs = connect_all(n, concurrency);
-	long		rss;
 	int64_t		cpu0, cpu1, own0, own1;
 	int64_t    *fan, t_commit[MAX_FLIPS];
-	int			nf = 0, ready, fewest, most;
+	int			nf = 0, ready;
 	double		missing = 0;
 	uint64_t	messages = 0;
 
@@ -330,16 +329,7 @@ step(int n, int repeat, int concurrency, double idle_s, long rss0)
 	}
 	emit("fanout", n, "connect_s", secs);
 	sleep_ms(1000);
-	if (server_fds(&fewest, &most))
-	{
-		/* How evenly the kernel spread the clients over the server's processes. */
-		emit("memory", n, "child_fds_min", fewest);
-		emit("memory", n, "child_fds_max", most);
-	}
-	rss = server_rss_kib();
-	emit("memory", n, "rss_kib", (double) rss);
-	if (rss0 > 0)
-		emit("memory", n, "bytes_per_conn", (double) (rss - rss0) * 1024.0 / n);
+	emit_server_memory(n, rss0);
 	if (idle_s > 0)
 	{
 		int			lost_before = SUM(lost);

@@ -1,6 +1,7 @@
 /*
  * server.c — what the load generator reads of the server under test: its resident memory
- * and CPU time, summed over the process given with --pid and its children, so that a
+ * and CPU time, summed over the process given with --pid and its children (and the memory
+ * report after a connect), so that a
  * server of several processes (pushd --workers: the parent and every worker) counts whole.
  */
 #include <dirent.h>
@@ -51,28 +52,47 @@ server_pids(int *pids, int max)
 	return n;
 }
 
+/* process_rss_kib: one process's VmRSS; -1 when it is gone. */
+static int64_t
+process_rss_kib(int pid)
+{
+	char		path[64], line[256];
+	FILE	   *f;
+	int64_t		kib = -1;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	if ((f = fopen(path, "r")) == NULL)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (strncmp(line, "VmRSS:", 6) == 0)
+			kib = strtol(line + 6, NULL, 10);
+	fclose(f);
+	return kib;
+}
+
+/* sum_over_server: read summed over the server's processes that answer; -1 without --pid. */
+static int64_t
+sum_over_server(int64_t (*read) (int pid))
+{
+	int			pids[MAX_SERVER_PIDS];
+	int			n = server_pids(pids, MAX_SERVER_PIDS);
+	int64_t		total = -1;
+
+	for (int k = 0; k < n; k++)
+	{
+		int64_t		v = read(pids[k]);
+
+		if (v >= 0)
+			total = (total < 0 ? 0 : total) + v;
+	}
+	return total;
+}
+
 /* server_rss_kib sums VmRSS over the server's processes; -1 without --pid. */
 long
 server_rss_kib(void)
 {
-	int			pids[MAX_SERVER_PIDS];
-	int			n = server_pids(pids, MAX_SERVER_PIDS);
-	long		total = -1;
-
-	for (int k = 0; k < n; k++)
-	{
-		char		path[64], line[256];
-		FILE	   *f;
-
-		snprintf(path, sizeof(path), "/proc/%d/status", pids[k]);
-		if ((f = fopen(path, "r")) == NULL)
-			continue;
-		while (fgets(line, sizeof(line), f))
-			if (strncmp(line, "VmRSS:", 6) == 0)
-				total = (total < 0 ? 0 : total) + strtol(line + 6, NULL, 10);
-		fclose(f);
-	}
-	return total;
+	return (long) sum_over_server(process_rss_kib);
 }
 
 /*
@@ -116,25 +136,14 @@ process_cpu_ns(int pid)
 int64_t
 server_cpu_ns(void)
 {
-	int			pids[MAX_SERVER_PIDS];
-	int			n = server_pids(pids, MAX_SERVER_PIDS);
-	int64_t		total = -1;
-
-	for (int k = 0; k < n; k++)
-	{
-		int64_t		ns = process_cpu_ns(pids[k]);
-
-		if (ns >= 0)
-			total = (total < 0 ? 0 : total) + ns;
-	}
-	return total;
+	return sum_over_server(process_cpu_ns);
 }
 
 /*
  * server_fds finds the fewest and the most descriptors open in one child of the server
  * (one pushd worker); false when the server has no children.
  */
-bool
+static bool
 server_fds(int *fewest, int *most)
 {
 	int			pids[MAX_SERVER_PIDS];
@@ -161,4 +170,26 @@ server_fds(int *fewest, int *most)
 		*fewest = *fewest < 0 || fds < *fewest ? fds : *fewest;
 	}
 	return true;
+}
+
+/*
+ * emit_server_memory reports the server once n clients are connected: how its children
+ * share them (pushd --workers), its resident memory and, against rss0 (its memory with no
+ * client), the bytes per connection.
+ */
+void
+emit_server_memory(int n, long rss0)
+{
+	int			fewest, most;
+	long		rss = server_rss_kib();
+
+	if (server_fds(&fewest, &most))
+	{
+		/* How evenly the kernel spread the clients over the server's processes. */
+		emit("memory", n, "child_fds_min", fewest);
+		emit("memory", n, "child_fds_max", most);
+	}
+	emit("memory", n, "rss_kib", (double) rss);
+	if (rss0 > 0)
+		emit("memory", n, "bytes_per_conn", (double) (rss - rss0) * 1024.0 / n);
 }

@@ -12,7 +12,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::Bin;
-use IO::Select;
 use IO::Socket::INET;
 use PostgreSQL::Test::Cluster;
 use PostgreSQL::Test::Utils;
@@ -234,19 +233,34 @@ is(join(',', keys %answered), '2/503', 'meanwhile every request goes to worker 2
 ok($pushd->wait_health(200, 15), 'and 200 once worker 1 is back');
 
 # --- never backwards: an ETag from ahead waits --future-wait, then 503, never an older body --
-# toggles_at_once(etag, n): n GET /v1/toggles with that If-None-Match, sent at once (to
-# whichever workers the kernel picks); returns the sockets, to be read by answers().
-sub toggles_at_once
+# at_once(request, n): n copies of a raw HTTP request, each on its own connection, sent at
+# once (to whichever workers the kernel picks); returns the sockets, to be read by answers().
+sub at_once
 {
-	my ($etag, $n) = @_;
+	my ($request, $n) = @_;
 	my @socks;
 	for (1 .. $n)
 	{
 		my $s = IO::Socket::INET->new(PeerAddr => "127.0.0.1:$port", Timeout => 5) or die "connect: $!";
-		print $s "GET /v1/toggles HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: $etag\r\nConnection: close\r\n\r\n";
+		print $s $request;
 		push @socks, $s;
 	}
 	return { socks => \@socks, t0 => time };
+}
+# toggles_at_once(etag, n): n GET /v1/toggles with that If-None-Match.
+sub toggles_at_once
+{
+	my ($etag, $n) = @_;
+	return at_once("GET /v1/toggles HTTP/1.1\r\nHost: 127.0.0.1\r\nIf-None-Match: $etag\r\nConnection: close\r\n\r\n", $n);
+}
+# ofrep_request(etag): an OFREP bulk evaluation, with that If-None-Match when given.
+sub ofrep_request
+{
+	my ($etag) = @_;
+	my $body = '{"context":{"targetingKey":"u1"}}';
+	return "POST /ofrep/v1/evaluate/flags HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+	  . (defined $etag ? "If-None-Match: $etag\r\n" : '')
+	  . 'Content-Length: ' . length($body) . "\r\nConnection: close\r\n\r\n$body";
 }
 # answers(sent): "STATUS[/retry-after][/vVERSION]" of each, and the longest wait.
 sub answers
@@ -255,19 +269,7 @@ sub answers
 	my (@out, $longest);
 	for my $s (@{ $sent->{socks} })
 	{
-		my $text = '';
-		my $sel = IO::Select->new($s);
-		my $deadline = time + 10;
-		while (time < $deadline && $sel->can_read($deadline - time))
-		{
-			my $n = sysread($s, my $chunk, 65536);
-			last unless $n;
-			$text .= $chunk;
-			# The whole answer (headers and Content-Length bytes) is in: when it came.
-			my ($head) = $text =~ /^(.*?\r\n\r\n)/s;
-			my ($clen) = ($head // '') =~ /^content-length:\s*(\d+)/mi;
-			last if defined $head && length($text) >= length($head) + ($clen // 0);
-		}
+		my $text = PushdHelper::read_http_answer($s, 10);
 		my $took = time - $sent->{t0};
 		$longest = $took if !defined $longest || $took > $longest;
 		my ($status) = $text =~ m{^HTTP/1\.1 (\d+)};
@@ -292,6 +294,19 @@ sql(q{UPDATE toggles.features SET is_active = true WHERE name = 'dark-mode'});
 ($said, $waited) = answers($pending);
 is($said, '200/v' . ($v + 1), 'If-None-Match of the next version, which then arrives: 200 with the new body from every answer');
 cmp_ok($waited, '<', 2.9, sprintf('... as soon as the workers have it (%.1f s)', $waited));
+{
+	# OFREP under workers: the same rule for a bulk evaluation's If-None-Match.
+	my $first = at_once(ofrep_request(), 1);
+	my ($ofrep_etag) = PushdHelper::read_http_answer($first->{socks}[0], 10) =~ /^etag:\s*(\S+)\r$/mi;
+	close $first->{socks}[0];
+	my ($oe, $ov, $oh) = ($ofrep_etag // '') =~ /^"(.*)-(\d+)-([0-9a-f]{16})"$/;
+	ok(defined $oh, "OFREP bulk evaluation has an ETag of version $ov");
+	($said, $waited) = answers(at_once(ofrep_request("\"$oe-" . ($ov + 5) . "-$oh\""), 4));
+	is($said, '503/retry-after', 'OFREP If-None-Match of a version no worker has: 503 with Retry-After from every answer');
+	cmp_ok($waited, '>=', 2.9, sprintf('... after --future-wait (%.1f s)', $waited));
+	($said) = answers(at_once(ofrep_request($ofrep_etag), 4));
+	is($said, '304', 'OFREP: its own ETag, 304 from every answer');
+}
 
 # --- max-catchups-per-second is the service's -----------------------------------------------
 # 60 notifications over ~3 s (forged: each makes every worker read the log, as any NOTIFY

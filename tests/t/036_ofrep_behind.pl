@@ -14,7 +14,6 @@ use strict;
 use warnings;
 use FindBin;
 use lib $FindBin::Bin;
-use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use PostgreSQL::Test::Cluster;
@@ -76,18 +75,7 @@ sub read_answer
 {
 	my ($sent) = @_;
 	my $s = $sent->{sock};
-	my $text = '';
-	my $sel = IO::Select->new($s);
-	my $deadline = time + 15;
-	while (time < $deadline && $sel->can_read($deadline - time))
-	{
-		my $n = sysread($s, my $chunk, 65536);
-		last unless $n;
-		$text .= $chunk;
-		my ($head) = $text =~ /^(.*?\r\n\r\n)/s;
-		my ($clen) = ($head // '') =~ /^content-length:\s*(\d+)/mi;
-		last if defined $head && length($text) >= length($head) + ($clen // 0);
-	}
+	my $text = PushdHelper::read_http_answer($s, 15);
 	my $took = time - $sent->{t0};
 	close $s unless $sent->{keep};
 	my ($head, $body) = split /\r\n\r\n/, $text, 2;

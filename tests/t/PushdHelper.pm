@@ -15,6 +15,7 @@ use warnings;
 use Carp;
 use File::Spec;
 use HTTP::Tiny;
+use IO::Select;
 use IO::Socket::INET;
 use JSON::PP;
 use POSIX qw(WNOHANG);
@@ -298,6 +299,28 @@ sub http_get
 	my $http = HTTP::Tiny->new(timeout => $timeout // 10, keep_alive => 0, %tls);
 	my $res = $http->get($self->url($path), { headers => $headers // {} });
 	return ($res->{status}, $res->{headers}, $res->{content} // '');
+}
+
+# read_http_answer($sock, $timeout): the raw text of one HTTP/1.1 answer on a socket the
+# caller wrote a request to, once its headers and Content-Length bytes are in (or the
+# connection ended, or $timeout seconds passed); for requests sent side by side, which
+# HTTP::Tiny cannot do.
+sub read_http_answer
+{
+	my ($sock, $timeout) = @_;
+	my $text = '';
+	my $sel = IO::Select->new($sock);
+	my $deadline = time + ($timeout // 10);
+	while (time < $deadline && $sel->can_read($deadline - time))
+	{
+		my $n = sysread($sock, my $chunk, 65536);
+		last unless $n;
+		$text .= $chunk;
+		my ($head) = $text =~ /^(.*?\r\n\r\n)/s;
+		my ($clen) = ($head // '') =~ /^content-length:\s*(\d+)/mi;
+		last if defined $head && length($text) >= length($head) + ($clen // 0);
+	}
+	return $text;
 }
 
 # http_json($path): the decoded body, or undef when it is not JSON.
