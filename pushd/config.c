@@ -22,8 +22,11 @@
 /* Callers turn seconds into milliseconds; this keeps that product within an int. */
 #define MAX_SECONDS (INT_MAX / 1000)
 
-/* toggles.connections.node is text of 1 to 255 characters. */
-#define MAX_NODE_LEN 255
+/*
+ * toggles.connections.node is text of 1 to 255 characters, and with --workers each worker
+ * adds "/wK" (worker.c): the name leaves room for the longest suffix.
+ */
+#define MAX_NODE_LEN (255 - (sizeof("/w" MAX_WORKERS_TEXT) - 1))
 
 typedef enum SettingType
 {
@@ -353,7 +356,7 @@ check_node(const char *value)
 {
 	if (strlen(value) <= MAX_NODE_LEN)
 		return NULL;
-	return "at most 255 characters";
+	return "at most 251 characters (with --workers, each worker adds /wK to make 255)";
 }
 
 /* workers_count: "auto" is the online CPUs (at most MAX_WORKERS); 0 when value is neither. */

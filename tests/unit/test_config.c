@@ -545,6 +545,18 @@ test_command_line_errors(void **state)
 	expect_error(ARGS("--workers", "2x"), "--workers", "auto");
 	expect_error(ARGS("--workers", ""), "--workers", "auto");
 	expect_error(ARGS("--worker-timeout", "0"), "--worker-timeout", "from 1 to 3600");
+	{
+		/* The node name leaves room for a worker's "/w32" within the column's 255. */
+		char		name[253];
+		PushdConfig cfg;
+
+		memset(name, 'n', 252);
+		name[252] = '\0';
+		expect_error(ARGS("--node", name), "--node", "at most 251");
+		name[251] = '\0';
+		assert_int_equal(parse(&cfg, ARGS("--node", name)), CONFIG_OK);
+		config_free(&cfg);
+	}
 
 	/* bad bools and levels */
 	expect_error(ARGS("--track-connections=maybe"), "--track-connections", "\"maybe\"");
