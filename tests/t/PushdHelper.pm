@@ -1063,7 +1063,7 @@ sub burst
 			socket(my $s, PF_INET, SOCK_STREAM, IPPROTO_TCP) or die "socket: $!";
 			bind($s, pack_sockaddr_in(0, inet_aton($from))) or die "bind $from: $!";
 			fcntl($s, Fcntl::F_SETFL(), fcntl($s, Fcntl::F_GETFL(), 0) | Fcntl::O_NONBLOCK());
-			if (!connect($s, pack_sockaddr_in($o{port}, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
+			if (!CORE::connect($s, pack_sockaddr_in($o{port}, inet_aton('127.0.0.1'))) && $! != EINPROGRESS)
 			{
 				$refused++;    # refused by the kernel: nothing got in either
 				close $s;
