@@ -177,8 +177,8 @@ static int	write_msg(Client *c, Msg *msg);
 
 /*
  * write_now writes a broadcast message at once to a WebSocket client that is owed nothing
- * else and has nothing left in lws's buffer, as the floor server does: no trip through
- * poll(), which scans every descriptor, and no POLLOUT switched on and off per client.
+ * else and has nothing left in lws's buffer, as the floor server does: no round of the
+ * event loop and no POLLOUT switched on and off (an epoll_ctl each) per client.
  * lws 4.1.6 allows a write outside WRITEABLE on an h1 connection: lws_issue_raw keeps what
  * the kernel did not take and asks for WRITEABLE itself, and until that has gone the
  * client's messages wait in its ring.  False: the message is to be queued.
