@@ -589,16 +589,6 @@ client_closed(Client *c)
 	c->wsi = NULL;
 }
 
-const char *
-clients_peer(const Client *c, char *text, size_t size)
-{
-	if (c->wsi)
-		limits_client_text(c->wsi, text, size);
-	else
-		text[0] = '\0';
-	return text;
-}
-
 void
 clients_abort(Client *c, int code, const char *reason)
 {
@@ -958,6 +948,17 @@ void
 clients_sse_closed(Client *c)
 {
 	client_closed(c);
+}
+
+void
+clients_link_changed(bool ready)
+{
+	if (!ready || !registry_restart())
+		return;
+	for (Client *c = clients_first(); c != NULL; c = clients_next(c))
+		if (c->registered)
+			registry_client_open(c);
+	registry_flush();
 }
 
 static lws_sorted_usec_list_t token_timer;

@@ -79,7 +79,15 @@ extern int	clients_count(void);
  * empty when there is none); CLIENT_PEER(c) does it into a buffer that lives as long as
  * the enclosing block, for a log line.
  */
-extern const char *clients_peer(const Client *c, char *text, size_t size);
+static inline const char *
+clients_peer(const Client *c, char *text, size_t size)
+{
+	if (c->wsi)
+		limits_client_text(c->wsi, text, size);
+	else
+		text[0] = '\0';
+	return text;
+}
 #define CLIENT_PEER(c) clients_peer((c), (char [PEER_TEXT_MAX]) {0}, PEER_TEXT_MAX)
 
 /* The row of /metrics of the clients (metrics_register). */
@@ -151,5 +159,11 @@ extern int	clients_callback(struct lws *wsi, enum lws_callback_reasons reason,
  * scope (code 4003), and arms the timer for the next expiry; after every token load.
  */
 extern void clients_tokens_changed(void);
+
+/*
+ * clients_link_changed is a state hook of the database link (pglink_on_state): once the
+ * link is (back) up, every live connection's row is written again (registry_restart).
+ */
+extern void clients_link_changed(bool ready);
 
 #endif

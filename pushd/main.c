@@ -348,8 +348,11 @@ setup(void)
 	log_info("toggles-pushd listening on %s://%s/v1/stream as node %s",
 			 tls_active() ? "wss" : "ws", pushd.cfg.listen, pushd.node);
 	tls_warn_plaintext();
-	/* The database link's user: sync's steps; who hears of it: the registry, then outage. */
-	pglink_on_state(registry_link_changed);
+	/*
+	 * The database link's user: sync's steps; who hears of it: the clients (their rows go
+	 * again, through the registry), then outage.
+	 */
+	pglink_on_state(clients_link_changed);
 	pglink_on_state(outage_link_changed);
 	pglink_on_state(worker_link_changed);
 	pglink_on_shutdown(registry_final_statement);

@@ -216,22 +216,19 @@ registry_stop(void)
 	capadds = capremovals = 0;
 }
 
-void
-registry_link_changed(bool ready)
+bool
+registry_restart(void)
 {
-	Client	   *c;
-
-	if (!ready || !tracking())
-		return;
-	/*
-	 * Unlogged rows vanish in a crash or failover, and a predecessor under the same node
-	 * name may have left rows: start from nothing and register every live connection.
-	 */
+	if (!tracking())
+		return false;
 	drop_pending();
 	clear_node_first = true;
-	for (c = clients_first(); c != NULL; c = clients_next(c))
-		if (c->registered)
-			add_pending(c->id, registration_json(c), false);
+	return true;
+}
+
+void
+registry_flush(void)
+{
 	flush(NULL);
 }
 
@@ -290,7 +287,7 @@ registry_client_open(Client *client)
 
 	if (!tracking() || (json = registration_json(client)) == NULL)
 		return;
-	/* Not kept with the client: made again from it when needed (registry_link_changed). */
+	/* Not kept with the client: made again from it when needed (registry_restart). */
 	client->registered = true;
 	add_pending(client->id, json, false);
 }

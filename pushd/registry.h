@@ -13,10 +13,14 @@
 extern void registry_start(void);
 extern void registry_stop(void);
 /*
- * registry_link_changed is a state hook of the database link (pglink_on_state): after a
- * (re)connect, it (re)registers every live connection.
+ * registry_restart: the database link is (back) up, so this node's rows are written again
+ * from nothing (unlogged rows vanish in a crash or failover, and a predecessor under the
+ * same node name may have left rows): what was pending is dropped.  False when connections
+ * are not tracked; otherwise the caller registers every live connection again
+ * (registry_client_open), then calls registry_flush (clients_link_changed).
  */
-extern void registry_link_changed(bool ready);
+extern bool registry_restart(void);
+extern void registry_flush(void);
 
 /*
  * registry_final_statement is the link's shutdown hook (pglink_on_shutdown): the removal
