@@ -27,6 +27,7 @@
  * adds "/wK" (worker.c): the name leaves room for the longest suffix.
  */
 #define MAX_NODE_LEN (255 - (sizeof("/w" MAX_WORKERS_TEXT) - 1))
+_Static_assert(MAX_NODE_LEN == 251, "check_node's message names the limit");
 
 typedef enum SettingType
 {

@@ -1,8 +1,8 @@
 /*
  * server.c — what the load generator reads of the server under test: its resident memory
- * and CPU time, summed over the process given with --pid and its children (and the memory
- * report after a connect), so that a
- * server of several processes (pushd --workers: the parent and every worker) counts whole.
+ * and CPU time, summed over the process given with --pid and its children so that a server
+ * of several processes (pushd --workers: the parent and every worker) counts whole, and
+ * the memory report after a connect.
  */
 #include <dirent.h>
 #include <stdio.h>

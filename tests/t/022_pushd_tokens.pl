@@ -137,11 +137,10 @@ is(join(',', sort @full_removed), 'checkout.flow,zz-other', "scope '*' sees both
 sub new_token
 {
 	my ($query) = @_;
-	my $loads = $pushd->metrics->{pushd_token_loads_total} // 0;
+	my $loads = $pushd->metric('pushd_token_loads_total') // 0;
 	my $token = sql($query);
-	my $t0 = time;
-	sleep 0.02 until ($pushd->metrics->{pushd_token_loads_total} // 0) > $loads || time - $t0 > 10;
-	note(sprintf('pushd loaded the new token after %.3f s', time - $t0));
+	PushdHelper::wait_for([], sub { ($pushd->metric('pushd_token_loads_total') // 0) > $loads },
+		10, 'the new token loaded');
 	return $token;
 }
 {
